@@ -1,0 +1,161 @@
+# rlc - rate limit coordination for swarms of agents.
+#
+#   make                 the libraries, examples and tests (build/)
+#   make check           every test
+#   make asan|ubsan|tsan the tests again under each sanitizer
+#   make bench           the benchmarks, figures side by side
+#   make demo            the main job: see README.md
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make format-check    clang-format, no changes made
+#   V=1                  show the commands
+
+VERSION := $(shell sed -n 's/^\#define RLC_VERSION "\(.*\)"/\1/p' core/include/rlc.h)
+SOVERSION := $(shell sed -n 's/^\#define RLC_VERSION_MAJOR \([0-9]*\)/\1/p' core/include/rlc.h)
+
+PREFIX ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+OPTIMIZATION ?= -O2
+WARNINGS = -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow \
+           -Wmissing-prototypes -Wno-missing-field-initializers
+ifneq ($(CI),)
+WARNINGS += -Werror
+endif
+CFLAGS ?= $(OPTIMIZATION) -g
+RLC_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread \
+             $(WARNINGS) -Icore/include -Icore
+LDLIBS = -pthread
+
+# SANITIZER=address|undefined|thread builds everything in build/<name>.
+ifneq ($(SANITIZER),)
+BUILD ?= build/$(SANITIZER)
+RLC_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZER)
+ifeq ($(SANITIZER),undefined)
+RLC_CFLAGS += -fno-sanitize-recover=all
+endif
+else
+BUILD ?= build
+endif
+
+ifeq ($(V),)
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q =
+say =
+endif
+
+CORE_SRC = core/status.c core/gcra.c core/wait.c core/cancel.c \
+           core/bucket.c core/limiter.c core/memory_limiter.c
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+
+TESTS = test_gcra test_limiter test_concurrency
+TEST_BIN = $(TESTS:%=$(BUILD)/tests/%)
+EXAMPLES = $(BUILD)/examples/embedded
+BENCH_BIN = $(BUILD)/bench/bench_core
+
+STATIC = $(BUILD)/librlc.a
+SHARED = $(BUILD)/librlc.so
+SHARED_V = $(SHARED).$(SOVERSION)
+BOOTSTRAP = build/.bootstrap-ok
+
+.PHONY: all lib check asan ubsan tsan bench demo install uninstall \
+        format format-check clean bootstrap
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: lib $(EXAMPLES) $(TEST_BIN)
+
+lib: $(STATIC) $(SHARED)
+
+bootstrap: $(BOOTSTRAP)
+$(BOOTSTRAP): tools/bootstrap
+	$(Q)tools/bootstrap
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c | $(BOOTSTRAP)
+	$(call say,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(RLC_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(STATIC): $(CORE_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(SHARED_V): $(CORE_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,librlc.so.$(SOVERSION) $(LDFLAGS) \
+		-o $@ $^ $(LDLIBS)
+
+$(SHARED): $(SHARED_V)
+	$(Q)ln -sf librlc.so.$(SOVERSION) $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each test binary runs on its own; the first failure fails the target.
+check: all
+	$(Q)for t in $(TEST_BIN); do \
+		echo "== $$t"; $$t || exit 1; \
+	done
+
+asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address check
+ubsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZER=undefined check
+tsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZER=thread check
+
+bench: $(BENCH_BIN)
+	$(Q)$(BENCH_BIN)
+
+demo: $(EXAMPLES)
+	$(Q)$(BUILD)/examples/embedded
+
+$(BUILD)/rlc.pc: Makefile core/include/rlc.h
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' \
+		'libdir=$(LIBDIR)' '' 'Name: rlc' \
+		'Description: rate limit coordination for swarms of agents' \
+		'Version: $(VERSION)' 'Cflags: -I$${includedir}' \
+		'Libs: -L$${libdir} -lrlc' 'Libs.private: -pthread' > $@
+
+install: lib $(BUILD)/rlc.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 core/include/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librlc.a
+	install -m 755 $(SHARED_V) $(DESTDIR)$(LIBDIR)/librlc.so.$(SOVERSION)
+	ln -sf librlc.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/librlc.so
+	install -m 644 $(BUILD)/rlc.pc $(DESTDIR)$(PKGCONFIGDIR)/rlc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(LIBDIR)/librlc.a \
+		$(DESTDIR)$(LIBDIR)/librlc.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/librlc.so $(DESTDIR)$(PKGCONFIGDIR)/rlc.pc
+
+FORMATTED = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+                find core config preload tests examples bench tools \
+                -name '*.[ch]')
+format-check: $(BOOTSTRAP)
+	$(Q)clang-format --dry-run -Werror $(FORMATTED)
+format: $(BOOTSTRAP)
+	$(Q)clang-format -i $(FORMATTED)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

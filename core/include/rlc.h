@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rlc.h - rate limit coordination for swarms of agents: the public C API.
+ *
+ * One header for the whole library. Public names are rlc_* and RLC_*; the
+ * names, numbers and layouts here are a contract: things are added, never
+ * renamed or renumbered. Every function is safe to call from any thread at
+ * any time unless its comment says otherwise.
+ */
+#ifndef RLC_H
+#define RLC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RLC_VERSION_MAJOR 0
+#define RLC_VERSION_MINOR 1
+#define RLC_VERSION_PATCH 0
+#define RLC_VERSION "0.1.0"
+
+/* Marks the library's exported symbols; everything else stays hidden. */
+#if defined(__GNUC__)
+#define RLC_EXPORT __attribute__((visibility("default")))
+#else
+#define RLC_EXPORT
+#endif
+
+/* Durations and timeouts are int64_t nanoseconds. */
+#define RLC_MILLISECOND INT64_C(1000000)
+#define RLC_SECOND INT64_C(1000000000)
+#define RLC_MINUTE (60 * RLC_SECOND)
+#define RLC_FOREVER INT64_C(-1) /* a timeout that never expires */
+#define RLC_RESOURCE_MAX 128    /* longest resource name, NUL included */
+
+/*
+ * Status codes. One table generates the enum, rlc_strerror() and
+ * rlc_status_name(); a code's number never changes.
+ *
+ *   OK           success.
+ *   ECLOSED      the limiter was closed (rlc_close): no more tokens.
+ *   EUNKNOWN     no such resource: never configured, or removed.
+ *   EEXHAUSTED   no token now and the caller asked not to wait (timeout 0).
+ *   EINVALCAP    a capacity <= 0 was given; the resource was removed.
+ *   EINVALWINDOW a window <= 0 was given; the resource was removed.
+ *   EINVALCONFIG a configuration struct holds an invalid value.
+ *   ETIMEDOUT    the deadline passed before a token was due.
+ *   ECANCELED    the wait was cancelled with rlc_cancel_fire().
+ *   ENOMEM       an allocation failed; nothing was changed.
+ *   EBUS         the message bus failed (connect, publish).
+ *   EINVAL       a NULL limiter or name, or a name of RLC_RESOURCE_MAX bytes
+ *                or more: misuse of the API, reported instead of crashing.
+ */
+#define RLC_STATUS_MAP(X)                                                     \
+    X(OK, "success")                                                          \
+    X(ECLOSED, "limiter is closed")                                           \
+    X(EUNKNOWN, "unknown resource")                                           \
+    X(EEXHAUSTED, "no token available")                                       \
+    X(EINVALCAP, "capacity must be a positive integer")                       \
+    X(EINVALWINDOW, "window must be a positive duration")                     \
+    X(EINVALCONFIG, "invalid configuration")                                  \
+    X(ETIMEDOUT, "timed out waiting for a token")                             \
+    X(ECANCELED, "wait cancelled")                                            \
+    X(ENOMEM, "out of memory")                                                \
+    X(EBUS, "message bus error")                                              \
+    X(EINVAL, "invalid argument (NULL, or resource name too long)")
+
+typedef enum rlc_status {
+#define RLC__STATUS_ENUM(name, msg) RLC_##name,
+    RLC_STATUS_MAP(RLC__STATUS_ENUM)
+#undef RLC__STATUS_ENUM
+} rlc_status;
+
+/* A sentence for a person ("unknown resource"); never NULL, static. */
+RLC_EXPORT const char *rlc_strerror(rlc_status s);
+/* The code's name ("RLC_EUNKNOWN"); never NULL, static. */
+RLC_EXPORT const char *rlc_status_name(rlc_status s);
+
+/* A limiter: a set of named resources, each with its own token bucket. */
+typedef struct rlc_limiter rlc_limiter;
+/* A message bus that distributed limiters share (scope = swarm). */
+typedef struct rlc_bus rlc_bus;
+/* A cancellation handle: the C form of Go's context cancellation. */
+typedef struct rlc_cancel rlc_cancel;
+/* A clock: returns monotonic nanoseconds; must never go backwards. */
+typedef int64_t (*rlc_clock_fn)(void *arg);
+
+/* A snapshot of one resource, filled by rlc_get_capacity(). */
+typedef struct rlc_capacity {
+    char resource[RLC_RESOURCE_MAX];
+    int available;     /* tokens that can be taken now, 0..total */
+    int total;         /* the capacity: tokens per window, and the burst */
+    int in_flight;     /* acquired and not yet released */
+    int64_t window_ns; /* the refill window */
+    int waiting;       /* callers blocked in rlc_acquire() for a token */
+} rlc_capacity;
+
+/* A capacity change, passed to rlc_capacity_cb. */
+typedef struct rlc_capacity_update { /* valid during the callback only */
+    const char *resource, *agent_id, *reason;
+    int new_capacity;
+    int64_t timestamp_ns; /* Unix time */
+} rlc_capacity_update;
+typedef void (*rlc_capacity_cb)(const rlc_capacity_update *u, void *arg);
+
+/* Configuration of a distributed limiter (scope = swarm). */
+typedef struct rlc_distributed_config {
+    rlc_bus *bus;
+    const char *agent_id;
+    double reduce_factor;         /* 0 -> 0.5 */
+    int64_t recovery_interval_ns; /* 0 -> 30 s */
+    double recovery_factor;       /* 0 -> 1.1 */
+    bool max_recovery;            /* default() sets true */
+} rlc_distributed_config;
+
+/*
+ * rlc_distributed_config_default - the reference defaults: reduce_factor
+ * 0.5, recovery_interval 30 s, recovery_factor 1.1, max_recovery true; bus
+ * and agent_id NULL (the caller sets them).
+ */
+RLC_EXPORT rlc_distributed_config rlc_distributed_config_default(void);
+
+/*
+ * rlc_distributed_config_validate - RLC_OK when c can build a limiter:
+ * bus and agent_id set (agent_id shorter than RLC_RESOURCE_MAX),
+ * reduce_factor in (0, 1) or 0, recovery_interval_ns >= 0,
+ * recovery_factor > 1 (below 1e6) or 0. Else RLC_EINVALCONFIG (RLC_EINVAL for NULL c).
+ * Zero values stand for the defaults.
+ */
+RLC_EXPORT rlc_status rlc_distributed_config_validate(const rlc_distributed_config *c);
+
+/*
+ * rlc_memory_limiter_new - a limiter whose buckets live in this process.
+ *
+ * Returns a new limiter with no resources (add them with rlc_set_capacity),
+ * or NULL when out of memory. The caller owns it and frees it with
+ * rlc_free(). Waits use CLOCK_MONOTONIC.
+ *
+ * Each bucket starts full and refills capacity tokens evenly over its
+ * window, exactly: no fraction of a token is ever lost to rounding.
+ */
+RLC_EXPORT rlc_limiter *rlc_memory_limiter_new(void);
+
+/*
+ * rlc_memory_limiter_new_with_clock - the same, reading time from now(arg).
+ *
+ * For tests and simulations: now(arg) returns nanoseconds and must never go
+ * backwards. Blocked rlc_acquire() calls cannot know when such a clock
+ * moves: after moving it forward, call rlc_clock_advanced() so they look
+ * again. now(arg) is called from any thread that uses the limiter, with
+ * internal locks held: it must not call back into the limiter.
+ * Returns NULL when out of memory or when now is NULL.
+ */
+RLC_EXPORT rlc_limiter *rlc_memory_limiter_new_with_clock(rlc_clock_fn now, void *arg);
+
+/*
+ * rlc_clock_advanced - tell a limiter that its injected clock has moved.
+ *
+ * Every blocked rlc_acquire() of the limiter reads the clock again: a token
+ * that is now due is handed out, a deadline that has passed times out.
+ * Harmless (and useless) for a limiter on the real clock. NULL is ignored.
+ */
+RLC_EXPORT void rlc_clock_advanced(rlc_limiter *l);
+
+/*
+ * rlc_acquire - take one token for resource, waiting for it if need be.
+ *
+ * timeout_ns: 0 does not wait (RLC_EEXHAUSTED when no token is there);
+ * a positive value waits at most that long (RLC_ETIMEDOUT); RLC_FOREVER
+ * (or any negative value) waits without deadline. Waiters of one resource
+ * are served in arrival order, each sleeping until its own token is due.
+ * A token taken counts as in flight until rlc_release().
+ *
+ * Returns RLC_OK (a token was taken), RLC_EEXHAUSTED, RLC_ETIMEDOUT,
+ * RLC_EUNKNOWN (no such resource, or removed while waiting), RLC_ECLOSED,
+ * or RLC_EINVAL (NULL limiter or resource, name too long).
+ */
+RLC_EXPORT rlc_status rlc_acquire(rlc_limiter *l, const char *resource,
+                       int64_t timeout_ns);
+
+/*
+ * rlc_acquire_cancel - rlc_acquire() that rlc_cancel_fire(c) can end.
+ *
+ * Returns as rlc_acquire(), plus RLC_ECANCELED when c is fired before a
+ * token was taken (also when c was fired before the call). c may be NULL.
+ * c must outlive the call.
+ */
+RLC_EXPORT rlc_status rlc_acquire_cancel(rlc_limiter *l, const char *resource,
+                              int64_t timeout_ns, rlc_cancel *c);
+
+/*
+ * rlc_cancel_new - a cancellation handle, not fired; NULL when out of memory.
+ * One handle may serve any number of waits, on any limiters, at once.
+ */
+RLC_EXPORT rlc_cancel *rlc_cancel_new(void);
+
+/* rlc_cancel_fire - fire c: every wait using it returns RLC_ECANCELED now,
+ * and so does every later one. Firing twice is harmless. NULL is ignored. */
+RLC_EXPORT void rlc_cancel_fire(rlc_cancel *c);
+
+/* rlc_cancel_fired - whether c has been fired. */
+RLC_EXPORT bool rlc_cancel_fired(const rlc_cancel *c);
+
+/* rlc_cancel_free - free c. No wait may still be using it. NULL is fine. */
+RLC_EXPORT void rlc_cancel_free(rlc_cancel *c);
+
+/*
+ * rlc_try_acquire - take one token if one is there now; never waits.
+ *
+ * Returns true when a token was taken (it is then in flight). Returns false
+ * when none is available, when callers are already waiting for this
+ * resource (they come first), for an unknown resource, a closed limiter, or
+ * misuse (NULL, name too long). A denial is not an error. Lock-free when no
+ * one is waiting.
+ */
+RLC_EXPORT bool rlc_try_acquire(rlc_limiter *l, const char *resource);
+
+/*
+ * rlc_release - end one in-flight request of resource and give its token
+ * back at once (the bucket never holds more than its capacity). The first
+ * waiter, if any, is woken. Unknown resources, a closed limiter and NULL
+ * are ignored.
+ */
+RLC_EXPORT void rlc_release(rlc_limiter *l, const char *resource);
+
+/*
+ * rlc_set_capacity - configure resource: capacity tokens per window_ns.
+ *
+ * A new resource starts full. For an existing one the tokens available are
+ * kept, capped at the new capacity; the refill continues at the new rate.
+ * capacity <= 0 or window_ns <= 0 removes the resource (its waiters get
+ * RLC_EUNKNOWN) and returns RLC_EINVALCAP or RLC_EINVALWINDOW.
+ *
+ * Returns RLC_OK, RLC_EINVALCAP, RLC_EINVALWINDOW, RLC_ECLOSED, RLC_ENOMEM
+ * or RLC_EINVAL. Waiters are woken to see the change.
+ */
+RLC_EXPORT rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource,
+                            int capacity, int64_t window_ns);
+
+/*
+ * rlc_announce_reduced - report that resource was rate limited upstream
+ * (an HTTP 429) and cut its capacity. The memory limiter cuts its own
+ * capacity to 75 % (never below 1) and calls the capacity callbacks with an
+ * empty agent_id. reason is for people (may be NULL). Unknown resources,
+ * a closed limiter and NULL are ignored.
+ */
+RLC_EXPORT void rlc_announce_reduced(rlc_limiter *l, const char *resource,
+                          const char *reason);
+
+/*
+ * rlc_get_capacity - fill *out with a snapshot of resource.
+ * Returns false (and leaves *out alone) for an unknown resource or misuse.
+ * Works after rlc_close() too.
+ */
+RLC_EXPORT bool rlc_get_capacity(rlc_limiter *l, const char *resource,
+                      rlc_capacity *out);
+
+/*
+ * rlc_on_capacity_change - call cb(update, arg) after each capacity cut or
+ * recovery. Callbacks accumulate; each is called in the thread that made
+ * the change, with no lock of the limiter held, so it may call the limiter.
+ * The update is valid during the call only.
+ */
+RLC_EXPORT void rlc_on_capacity_change(rlc_limiter *l, rlc_capacity_cb cb, void *arg);
+
+/*
+ * rlc_close - stop the limiter: every blocked acquire returns RLC_ECLOSED,
+ * and so do later ones. Returns RLC_OK, or RLC_ECLOSED on a second call.
+ */
+RLC_EXPORT rlc_status rlc_close(rlc_limiter *l);
+
+/* rlc_free - close l if open and free it. No call may still be using it.
+ * NULL is fine. */
+RLC_EXPORT void rlc_free(rlc_limiter *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RLC_H */
