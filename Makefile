@@ -9,6 +9,7 @@
 #   make format-check    clang-format, no changes made
 #   V=1                  show the commands
 
+SHELL = /bin/bash
 VERSION := $(shell sed -n 's/^\#define RLC_VERSION "\(.*\)"/\1/p' core/include/rlc.h)
 SOVERSION := $(shell sed -n 's/^\#define RLC_VERSION_MAJOR \([0-9]*\)/\1/p' core/include/rlc.h)
 
@@ -53,7 +54,16 @@ CORE_SRC = core/status.c core/gcra.c core/wait.c core/cancel.c \
            core/bucket.c core/limiter.c core/memory_limiter.c
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 
+# Test binaries are tests/<name>.c linked with librlc and cmocka; a module
+# adds its own, and what they link, in its build.mk.
 TESTS = test_gcra test_limiter test_concurrency
+# libFuzzer targets: tests/<name>.c, built by clang for `make fuzz`.
+FUZZERS =
+# What `make` builds besides the library, tests and examples.
+PROGRAMS =
+
+-include config/build.mk preload/build.mk
+
 TEST_BIN = $(TESTS:%=$(BUILD)/tests/%)
 EXAMPLES = $(BUILD)/examples/embedded
 BENCH_BIN = $(BUILD)/bench/bench_core
@@ -64,11 +74,11 @@ SHARED_V = $(SHARED).$(SOVERSION)
 BOOTSTRAP = build/.bootstrap-ok
 
 .PHONY: all lib check asan ubsan tsan bench demo install uninstall \
-        format format-check clean bootstrap
+        format format-check clean bootstrap fuzz print-fuzzers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: lib $(EXAMPLES) $(TEST_BIN)
+all: lib $(PROGRAMS) $(EXAMPLES) $(TEST_BIN)
 
 lib: $(STATIC) $(SHARED)
 
@@ -96,7 +106,8 @@ $(SHARED): $(SHARED_V)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(STATIC)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lcmocka \
+		$(LDLIBS)
 
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(STATIC)
 	$(call say,LD,$@)
@@ -106,11 +117,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Each test binary runs on its own; the first failure fails the target.
+# Every test binary runs, even after a failure; the total closes the run.
 check: all
-	$(Q)for t in $(TEST_BIN); do \
-		echo "== $$t"; $$t || exit 1; \
-	done
+	$(Q)tests/run $(TEST_BIN)
 
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address check
@@ -155,7 +164,25 @@ format-check: $(BOOTSTRAP)
 format: $(BOOTSTRAP)
 	$(Q)clang-format -i $(FORMATTED)
 
+# Each fuzzer runs FUZZ_SECONDS from its seed corpus in tests/corpus/<name>.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+             -D_GNU_SOURCE -pthread -Icore/include -Icore
+fuzz: $(FUZZERS:%=build/fuzz/%)
+	$(Q)for f in $(FUZZERS); do \
+		mkdir -p build/fuzz/corpus/$$f; \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus/$$f tests/corpus/$$f 2>&1 | \
+			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+print-fuzzers:
+	@echo $(FUZZERS)

@@ -97,9 +97,9 @@ static uint64_t recount_rebase(const rlc__gcra *from, uint64_t count,
                                const rlc__gcra *to, int64_t now)
 {
     /* The origin moved by whole windows: as many whole capacities. */
-    unsigned __int128 shift = (unsigned __int128)((to->origin - from->origin) /
-                                                  from->window) *
-                              (uint64_t)from->cap;
+    unsigned __int128 shift =
+        (unsigned __int128)((to->origin - from->origin) / from->window) *
+        (uint64_t)from->cap;
 
     (void)now;
     return count > shift ? (uint64_t)(count - shift) : 0;
@@ -123,8 +123,7 @@ typedef enum { TAKEN, EMPTY, GONE } take_result;
  * One token, lock-free. *due gets when the next token is due if EMPTY.
  * locked: the caller holds b->mu (needed only for the rare rebase).
  */
-static take_result take(rlc__bucket *b, int64_t now, int64_t *due,
-                        bool locked)
+static take_result take(rlc__bucket *b, int64_t now, int64_t *due, bool locked)
 {
     for (;;) {
         rlc__gcra g;
@@ -145,10 +144,8 @@ static take_result take(rlc__bucket *b, int64_t now, int64_t *due,
                 pthread_mutex_unlock(&b->mu);
             continue;
         }
-        if (atomic_compare_exchange_weak(&b->state, &s,
-                                         pack(version(s), n))) {
-            atomic_fetch_add_explicit(&b->in_flight, 1,
-                                      memory_order_relaxed);
+        if (atomic_compare_exchange_weak(&b->state, &s, pack(version(s), n))) {
+            atomic_fetch_add_explicit(&b->in_flight, 1, memory_order_relaxed);
             return TAKEN;
         }
     }
@@ -342,8 +339,7 @@ static int configure_locked(rlc__bucket *b, int cap, int64_t window,
     return (int)g.cap;
 }
 
-int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
-                          int64_t now)
+int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now)
 {
     int old;
 

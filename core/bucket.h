@@ -18,7 +18,7 @@ struct rlc__bucket_params {
 
 typedef struct rlc__bucket {
     /* The hot line: the state word and the parameters it refers to. */
-    _Atomic uint64_t state; /* version << 48 | tokens consumed */
+    _Atomic uint64_t state;         /* version << 48 | tokens consumed */
     struct rlc__bucket_params p[2]; /* p[version & 1] is current */
     atomic_int in_flight;
     atomic_int nwaiters;
@@ -49,8 +49,7 @@ void rlc__bucket_release(rlc__bucket *b, int64_t now);
 /* Sets capacity and window (cap 0: removes). A removed bucket comes back
  * full. Returns the capacity it had (0 if removed). Wakes the first
  * waiter. */
-int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
-                          int64_t now);
+int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now);
 
 /* Multiplies the capacity by num/den (truncating), not below floor, not
  * above the current. Returns the new capacity, 0 if removed; *old gets the

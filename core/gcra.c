@@ -43,8 +43,7 @@ static bool full(const rlc__gcra *g, uint64_t consumed, int64_t e)
     return (i128)e * g->cap >= ((i128)consumed + 1) * g->window;
 }
 
-int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed,
-                            int64_t now)
+int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed, int64_t now)
 {
     int64_t e = elapsed(g, now);
     i128 avail;

@@ -25,8 +25,7 @@ typedef struct rlc__gcra {
 } rlc__gcra;
 
 /* Tokens available at now, 0..cap. */
-int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed,
-                            int64_t now);
+int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed, int64_t now);
 
 /* Takes one token at now. Returns true and the new consumed count, or false
  * when no token is available. */

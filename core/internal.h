@@ -78,15 +78,14 @@ void rlc__limiter_notify(rlc_limiter *l, const rlc_capacity_update *u);
 
 /* Futex-based sleeping (wait.c). A waiter sleeps on its own word. */
 struct rlc__waiter {
-    _Atomic uint32_t seq; /* bumped by every wake-up */
+    _Atomic uint32_t seq;              /* bumped by every wake-up */
     struct rlc__waiter *prev, *next;   /* a bucket's queue */
     struct rlc__waiter *cprev, *cnext; /* a cancel handle's list */
 };
 
 /* Sleeps while w->seq == seen, until deadline (CLOCK_MONOTONIC ns; < 0:
  * none). Returns on any wake-up, signal or time-out: callers re-check. */
-void rlc__waiter_sleep(struct rlc__waiter *w, uint32_t seen,
-                       int64_t deadline);
+void rlc__waiter_sleep(struct rlc__waiter *w, uint32_t seen, int64_t deadline);
 /* Wakes w. The caller holds a lock w must take before it goes away. */
 void rlc__waiter_wake(struct rlc__waiter *w);
 

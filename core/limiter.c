@@ -44,8 +44,7 @@ static bool name_of(const char *resource, rlc__name *out)
     return out->len < RLC_RESOURCE_MAX;
 }
 
-rlc_status rlc_acquire(rlc_limiter *l, const char *resource,
-                       int64_t timeout_ns)
+rlc_status rlc_acquire(rlc_limiter *l, const char *resource, int64_t timeout_ns)
 {
     return rlc_acquire_cancel(l, resource, timeout_ns, NULL);
 }
@@ -77,8 +76,8 @@ void rlc_release(rlc_limiter *l, const char *resource)
         l->ops->release(l, r);
 }
 
-rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource,
-                            int capacity, int64_t window_ns)
+rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource, int capacity,
+                            int64_t window_ns)
 {
     rlc__name r;
 

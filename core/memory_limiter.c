@@ -64,16 +64,15 @@ static rlc__bucket *lookup_in(struct table *t, rlc__name r, uint32_t h)
 
         if (b == NULL)
             return NULL;
-        if (b->hash == h && b->len == r.len &&
-            memcmp(b->name, r.s, r.len) == 0)
+        if (b->hash == h && b->len == r.len && memcmp(b->name, r.s, r.len) == 0)
             return b;
     }
 }
 
 static rlc__bucket *lookup(memory_limiter *m, rlc__name r)
 {
-    return lookup_in(atomic_load_explicit(&m->table, memory_order_acquire),
-                     r, hash_of(r));
+    return lookup_in(atomic_load_explicit(&m->table, memory_order_acquire), r,
+                     hash_of(r));
 }
 
 static void place(struct table *t, rlc__bucket *b)

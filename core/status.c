@@ -8,8 +8,8 @@
 const char *rlc_strerror(rlc_status s)
 {
     switch (s) {
-#define RLC__STATUS_MSG(name, msg)                                            \
-    case RLC_##name:                                                          \
+#define RLC__STATUS_MSG(name, msg)                                             \
+    case RLC_##name:                                                           \
         return msg;
         RLC_STATUS_MAP(RLC__STATUS_MSG)
 #undef RLC__STATUS_MSG
@@ -20,8 +20,8 @@ const char *rlc_strerror(rlc_status s)
 const char *rlc_status_name(rlc_status s)
 {
     switch (s) {
-#define RLC__STATUS_NAME(name, msg)                                           \
-    case RLC_##name:                                                          \
+#define RLC__STATUS_NAME(name, msg)                                            \
+    case RLC_##name:                                                           \
         return "RLC_" #name;
         RLC_STATUS_MAP(RLC__STATUS_NAME)
 #undef RLC__STATUS_NAME

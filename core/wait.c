@@ -24,8 +24,8 @@ void rlc__waiter_sleep(struct rlc__waiter *w, uint32_t seen, int64_t deadline)
         ts.tv_nsec = (long)(deadline % RLC_SECOND);
         tsp = &ts;
     }
-    syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
-            seen, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+    syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen,
+            tsp, NULL, FUTEX_BITSET_MATCH_ANY);
     errno = saved;
 }
 
@@ -34,7 +34,7 @@ void rlc__waiter_wake(struct rlc__waiter *w)
     int saved = errno;
 
     atomic_fetch_add(&w->seq, 1);
-    syscall(SYS_futex, &w->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL,
-            NULL, 0);
+    syscall(SYS_futex, &w->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL,
+            0);
     errno = saved;
 }

@@ -31,7 +31,7 @@ static int64_t now_ns(void)
 /* The most a bucket of cap per window can admit over elapsed ns. */
 static int64_t bound(int64_t cap, int64_t window, int64_t elapsed)
 {
-    return cap + (int64_t)((__extension__(__int128)elapsed * cap) / window);
+    return cap + (int64_t)((__extension__(__int128) elapsed * cap) / window);
 }
 
 struct hammer {
@@ -47,10 +47,9 @@ static void *hammer_main(void *arg)
     struct hammer *h = arg;
 
     while (now_ns() < h->until) {
-        bool ok = h->blocking
-                      ? rlc_acquire(h->l, h->resource, 20 * RLC_MILLISECOND) ==
-                            RLC_OK
-                      : rlc_try_acquire(h->l, h->resource);
+        bool ok = h->blocking ? rlc_acquire(h->l, h->resource,
+                                            20 * RLC_MILLISECOND) == RLC_OK
+                              : rlc_try_acquire(h->l, h->resource);
 
         if (ok)
             atomic_fetch_add(&h->admitted, 1);
@@ -79,8 +78,7 @@ static void hammer(bool blocking)
     elapsed = now_ns() - start;
     admitted = atomic_load(&h.admitted);
     print_message("  %s: %ld admitted in %.1f ms, bound %lld\n",
-                  blocking ? "acquire" : "try_acquire", admitted,
-                  elapsed / 1e6,
+                  blocking ? "acquire" : "try_acquire", admitted, elapsed / 1e6,
                   (long long)bound(50, 100 * RLC_MILLISECOND, elapsed));
     assert_true(admitted <= bound(50, 100 * RLC_MILLISECOND, elapsed));
     /* the burst alone was there for the taking */
@@ -109,8 +107,7 @@ static void test_concurrency_waiter_is_never_early(void **state)
 
     (void)state;
     start = now_ns();
-    assert_int_equal(rlc_set_capacity(l, "a", 1, 20 * RLC_MILLISECOND),
-                     RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "a", 1, 20 * RLC_MILLISECOND), RLC_OK);
     for (i = 1; i <= 5; i++) {
         assert_int_equal(rlc_acquire(l, "a", RLC_SECOND), RLC_OK);
         /* token i - 1 is due 20 ms x (i - 1) after the origin */
@@ -128,8 +125,7 @@ static void test_concurrency_real_timeout(void **state)
     assert_int_equal(rlc_set_capacity(l, "a", 1, RLC_MINUTE), RLC_OK);
     assert_true(rlc_try_acquire(l, "a"));
     start = now_ns();
-    assert_int_equal(rlc_acquire(l, "a", 30 * RLC_MILLISECOND),
-                     RLC_ETIMEDOUT);
+    assert_int_equal(rlc_acquire(l, "a", 30 * RLC_MILLISECOND), RLC_ETIMEDOUT);
     assert_true(now_ns() - start >= 30 * RLC_MILLISECOND);
     rlc_free(l);
 }
@@ -226,8 +222,7 @@ static void test_concurrency_chaos_keeps_invariants(void **state)
     int i;
 
     (void)state;
-    assert_int_equal(rlc_set_capacity(l, "shared", 5, RLC_MILLISECOND),
-                     RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "shared", 5, RLC_MILLISECOND), RLC_OK);
     for (i = 0; i < THREADS; i++) {
         c[i].l = l;
         c[i].until = now_ns() + 300 * RLC_MILLISECOND;

@@ -156,8 +156,7 @@ static void test_limiter_misuse_gets_a_status(void **state)
 
     assert_int_equal(rlc_set_capacity(NULL, "r", 1, RLC_SECOND), RLC_EINVAL);
     assert_int_equal(rlc_set_capacity(l, NULL, 1, RLC_SECOND), RLC_EINVAL);
-    assert_int_equal(rlc_set_capacity(l, too_long, 1, RLC_SECOND),
-                     RLC_EINVAL);
+    assert_int_equal(rlc_set_capacity(l, too_long, 1, RLC_SECOND), RLC_EINVAL);
     assert_int_equal(rlc_acquire(NULL, "r", 0), RLC_EINVAL);
     assert_int_equal(rlc_acquire(l, NULL, 0), RLC_EINVAL);
     assert_int_equal(rlc_acquire(l, too_long, 0), RLC_EINVAL);
@@ -496,8 +495,7 @@ static void test_limiter_cancel_wakes_only_its_waiters(void **state)
     rlc_release(l, "a");
     assert_int_equal(finish(&w[1]), RLC_OK);
     rlc_release(l, "a");
-    assert_int_equal(rlc_acquire_cancel(l, "a", RLC_FOREVER, c),
-                     RLC_ECANCELED);
+    assert_int_equal(rlc_acquire_cancel(l, "a", RLC_FOREVER, c), RLC_ECANCELED);
     assert_int_equal(available(l, "a"), 1);
     assert_int_equal(rlc_acquire_cancel(l, "a", RLC_FOREVER, other), RLC_OK);
     rlc_cancel_free(c);
@@ -534,8 +532,7 @@ static void test_limiter_many_resources(void **state)
 
     for (i = 0; i < 1000; i++) {
         snprintf(name, sizeof(name), "resource-%d", i);
-        assert_int_equal(rlc_set_capacity(l, name, i + 1, RLC_SECOND),
-                         RLC_OK);
+        assert_int_equal(rlc_set_capacity(l, name, i + 1, RLC_SECOND), RLC_OK);
     }
     for (i = 0; i < 1000; i++) {
         snprintf(name, sizeof(name), "resource-%d", i);

@@ -55,18 +55,18 @@ extern "C" {
  *   EINVAL       a NULL limiter or name, or a name of RLC_RESOURCE_MAX bytes
  *                or more: misuse of the API, reported instead of crashing.
  */
-#define RLC_STATUS_MAP(X)                                                     \
-    X(OK, "success")                                                          \
-    X(ECLOSED, "limiter is closed")                                           \
-    X(EUNKNOWN, "unknown resource")                                           \
-    X(EEXHAUSTED, "no token available")                                       \
-    X(EINVALCAP, "capacity must be a positive integer")                       \
-    X(EINVALWINDOW, "window must be a positive duration")                     \
-    X(EINVALCONFIG, "invalid configuration")                                  \
-    X(ETIMEDOUT, "timed out waiting for a token")                             \
-    X(ECANCELED, "wait cancelled")                                            \
-    X(ENOMEM, "out of memory")                                                \
-    X(EBUS, "message bus error")                                              \
+#define RLC_STATUS_MAP(X)                                                      \
+    X(OK, "success")                                                           \
+    X(ECLOSED, "limiter is closed")                                            \
+    X(EUNKNOWN, "unknown resource")                                            \
+    X(EEXHAUSTED, "no token available")                                        \
+    X(EINVALCAP, "capacity must be a positive integer")                        \
+    X(EINVALWINDOW, "window must be a positive duration")                      \
+    X(EINVALCONFIG, "invalid configuration")                                   \
+    X(ETIMEDOUT, "timed out waiting for a token")                              \
+    X(ECANCELED, "wait cancelled")                                             \
+    X(ENOMEM, "out of memory")                                                 \
+    X(EBUS, "message bus error")                                               \
     X(EINVAL, "invalid argument (NULL, or resource name too long)")
 
 typedef enum rlc_status {
@@ -128,10 +128,11 @@ RLC_EXPORT rlc_distributed_config rlc_distributed_config_default(void);
  * rlc_distributed_config_validate - RLC_OK when c can build a limiter:
  * bus and agent_id set (agent_id shorter than RLC_RESOURCE_MAX),
  * reduce_factor in (0, 1) or 0, recovery_interval_ns >= 0,
- * recovery_factor > 1 (below 1e6) or 0. Else RLC_EINVALCONFIG (RLC_EINVAL for NULL c).
- * Zero values stand for the defaults.
+ * recovery_factor > 1 (below 1e6) or 0. Else RLC_EINVALCONFIG (RLC_EINVAL for
+ * NULL c). Zero values stand for the defaults.
  */
-RLC_EXPORT rlc_status rlc_distributed_config_validate(const rlc_distributed_config *c);
+RLC_EXPORT rlc_status
+rlc_distributed_config_validate(const rlc_distributed_config *c);
 
 /*
  * rlc_memory_limiter_new - a limiter whose buckets live in this process.
@@ -155,7 +156,8 @@ RLC_EXPORT rlc_limiter *rlc_memory_limiter_new(void);
  * internal locks held: it must not call back into the limiter.
  * Returns NULL when out of memory or when now is NULL.
  */
-RLC_EXPORT rlc_limiter *rlc_memory_limiter_new_with_clock(rlc_clock_fn now, void *arg);
+RLC_EXPORT rlc_limiter *rlc_memory_limiter_new_with_clock(rlc_clock_fn now,
+                                                          void *arg);
 
 /*
  * rlc_clock_advanced - tell a limiter that its injected clock has moved.
@@ -180,7 +182,7 @@ RLC_EXPORT void rlc_clock_advanced(rlc_limiter *l);
  * or RLC_EINVAL (NULL limiter or resource, name too long).
  */
 RLC_EXPORT rlc_status rlc_acquire(rlc_limiter *l, const char *resource,
-                       int64_t timeout_ns);
+                                  int64_t timeout_ns);
 
 /*
  * rlc_acquire_cancel - rlc_acquire() that rlc_cancel_fire(c) can end.
@@ -190,7 +192,7 @@ RLC_EXPORT rlc_status rlc_acquire(rlc_limiter *l, const char *resource,
  * c must outlive the call.
  */
 RLC_EXPORT rlc_status rlc_acquire_cancel(rlc_limiter *l, const char *resource,
-                              int64_t timeout_ns, rlc_cancel *c);
+                                         int64_t timeout_ns, rlc_cancel *c);
 
 /*
  * rlc_cancel_new - a cancellation handle, not fired; NULL when out of memory.
@@ -239,7 +241,7 @@ RLC_EXPORT void rlc_release(rlc_limiter *l, const char *resource);
  * or RLC_EINVAL. Waiters are woken to see the change.
  */
 RLC_EXPORT rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource,
-                            int capacity, int64_t window_ns);
+                                       int capacity, int64_t window_ns);
 
 /*
  * rlc_announce_reduced - report that resource was rate limited upstream
@@ -249,7 +251,7 @@ RLC_EXPORT rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource,
  * a closed limiter and NULL are ignored.
  */
 RLC_EXPORT void rlc_announce_reduced(rlc_limiter *l, const char *resource,
-                          const char *reason);
+                                     const char *reason);
 
 /*
  * rlc_get_capacity - fill *out with a snapshot of resource.
@@ -257,7 +259,7 @@ RLC_EXPORT void rlc_announce_reduced(rlc_limiter *l, const char *resource,
  * Works after rlc_close() too.
  */
 RLC_EXPORT bool rlc_get_capacity(rlc_limiter *l, const char *resource,
-                      rlc_capacity *out);
+                                 rlc_capacity *out);
 
 /*
  * rlc_on_capacity_change - call cb(update, arg) after each capacity cut or
@@ -265,7 +267,8 @@ RLC_EXPORT bool rlc_get_capacity(rlc_limiter *l, const char *resource,
  * the change, with no lock of the limiter held, so it may call the limiter.
  * The update is valid during the call only.
  */
-RLC_EXPORT void rlc_on_capacity_change(rlc_limiter *l, rlc_capacity_cb cb, void *arg);
+RLC_EXPORT void rlc_on_capacity_change(rlc_limiter *l, rlc_capacity_cb cb,
+                                       void *arg);
 
 /*
  * rlc_close - stop the limiter: every blocked acquire returns RLC_ECLOSED,
