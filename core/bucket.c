@@ -16,11 +16,14 @@
 
 #include "bucket.h"
 
-#define VER_SHIFT 48
+/* 24 bits of version: a taker would have to stall through 16 million
+ * parameter changes for its compare-and-swap to meet the same word again.
+ * Counts stay below 2^33 after a rebase (twice the largest capacity). */
+#define VER_SHIFT 40
 #define COUNT_MASK ((UINT64_C(1) << VER_SHIFT) - 1)
-#define VER_MASK UINT64_C(0xffff)
+#define VER_MASK UINT64_C(0xffffff)
 /* Counts past this are rebased (exactly) under the mutex before storing. */
-#define REBASE_AT (UINT64_C(1) << 47)
+#define REBASE_AT (UINT64_C(1) << 39)
 
 static unsigned version(uint64_t s)
 {
@@ -223,6 +226,10 @@ static rlc_status wait_for_token(rlc__bucket *b, const rlc__clock *clk,
         rlc__cancel_register(c, &w);
     pthread_mutex_lock(&b->mu);
     enqueue(b, &w);
+    /* Dekker with rlc__bucket_release(): our count of waiters must be
+     * visible before we read the state, or a token given back between
+     * the two could go unnoticed by both sides. */
+    atomic_thread_fence(memory_order_seq_cst);
     for (;;) {
         /* Read before the checks: a wake-up after them ends the sleep. */
         uint32_t seen = atomic_load(&w.seq);
@@ -294,16 +301,14 @@ rlc_status rlc__bucket_acquire(rlc__bucket *b, const rlc__clock *clk,
 
 void rlc__bucket_release(rlc__bucket *b, int64_t now)
 {
-    int n = atomic_load_explicit(&b->in_flight, memory_order_relaxed);
+    int n;
 
-    while (n > 0 && !atomic_compare_exchange_weak(&b->in_flight, &n, n - 1))
-        ;
     for (;;) {
         rlc__gcra g;
         uint64_t s = snapshot(b, &g), count;
 
         if (g.cap == 0)
-            return;
+            return; /* removed: nothing is in flight any more */
         count = rlc__gcra_give(&g, s & COUNT_MASK, now);
         if (count == (s & COUNT_MASK))
             break; /* already full */
@@ -311,6 +316,9 @@ void rlc__bucket_release(rlc__bucket *b, int64_t now)
                                          pack(version(s), count)))
             break;
     }
+    n = atomic_load_explicit(&b->in_flight, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak(&b->in_flight, &n, n - 1))
+        ;
     /* Pairs with enqueue()'s increment before the head's take(): either
      * the head saw this token, or this sees the head. */
     if (atomic_load(&b->nwaiters) > 0) {
@@ -323,13 +331,21 @@ void rlc__bucket_release(rlc__bucket *b, int64_t now)
 
 /* b->mu held. Returns the previous capacity. */
 static int configure_locked(rlc__bucket *b, int cap, int64_t window,
-                            int64_t now)
+                            const rlc__clock *clk)
 {
     rlc__gcra g, to;
+    int64_t now;
 
     snapshot(b, &g);
     if (cap > 0 && g.cap == cap && g.window == window)
         return cap; /* nothing changes; keep the fraction of a token */
+    /* Read under the mutex, and never before the origin in force: a stale
+     * time would hand out the refill since then a second time. */
+    now = rlc__clock_now(clk);
+    if (now < g.origin)
+        now = g.origin;
+    if (cap <= 0 || g.cap == 0)
+        atomic_store(&b->in_flight, 0); /* removed, or back afresh */
     to.cap = cap > 0 ? cap : 0;
     to.window = cap > 0 ? window : 1;
     to.origin = now;
@@ -349,8 +365,8 @@ int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now)
     return old;
 }
 
-int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor, int64_t now,
-                      int *old)
+int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
+                      const rlc__clock *clk, int *old)
 {
     rlc__gcra g;
     int64_t cap;
@@ -367,7 +383,7 @@ int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor, int64_t now,
         cap = floor;
     if (cap > g.cap)
         cap = g.cap;
-    configure_locked(b, (int)cap, g.window, now);
+    configure_locked(b, (int)cap, g.window, clk);
     pthread_mutex_unlock(&b->mu);
     return (int)cap;
 }

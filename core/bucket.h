@@ -54,8 +54,8 @@ int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now);
 /* Multiplies the capacity by num/den (truncating), not below floor, not
  * above the current. Returns the new capacity, 0 if removed; *old gets the
  * previous one. */
-int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor, int64_t now,
-                      int *old);
+int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
+                      const rlc__clock *clk, int *old);
 
 /* false when removed. */
 bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out);

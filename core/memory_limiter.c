@@ -168,8 +168,7 @@ static rlc_status ml_set_capacity(rlc_limiter *l, rlc__name r, int capacity,
             return RLC_ENOMEM;
     }
     if (b != NULL)
-        rlc__bucket_configure(b, remove ? 0 : capacity, window_ns,
-                              rlc__clock_now(&m->clock));
+        rlc__bucket_configure(b, remove ? 0 : capacity, window_ns, &m->clock);
     if (capacity <= 0)
         return RLC_EINVALCAP;
     return window_ns <= 0 ? RLC_EINVALWINDOW : RLC_OK;
@@ -186,7 +185,7 @@ static void ml_announce_reduced(rlc_limiter *l, rlc__name r, const char *why)
     b = lookup(ml(l), r);
     if (b == NULL)
         return;
-    cap = rlc__bucket_scale(b, 3, 4, 1, rlc__clock_now(&ml(l)->clock), &old);
+    cap = rlc__bucket_scale(b, 3, 4, 1, &ml(l)->clock, &old);
     if (cap == 0 || cap == old)
         return;
     u.resource = b->name;

@@ -139,7 +139,9 @@ rlc_distributed_config_validate(const rlc_distributed_config *c);
  *
  * Returns a new limiter with no resources (add them with rlc_set_capacity),
  * or NULL when out of memory. The caller owns it and frees it with
- * rlc_free(). Waits use CLOCK_MONOTONIC.
+ * rlc_free(). Waits use CLOCK_MONOTONIC. Each resource name ever configured
+ * keeps a small bucket (about 300 bytes) until rlc_free(), even after it is
+ * removed, so that lookups need no lock.
  *
  * Each bucket starts full and refills capacity tokens evenly over its
  * window, exactly: no fraction of a token is ever lost to rounding.
@@ -149,12 +151,12 @@ RLC_EXPORT rlc_limiter *rlc_memory_limiter_new(void);
 /*
  * rlc_memory_limiter_new_with_clock - the same, reading time from now(arg).
  *
- * For tests and simulations: now(arg) returns nanoseconds and must never go
- * backwards. Blocked rlc_acquire() calls cannot know when such a clock
- * moves: after moving it forward, call rlc_clock_advanced() so they look
- * again. now(arg) is called from any thread that uses the limiter, with
- * internal locks held: it must not call back into the limiter.
- * Returns NULL when out of memory or when now is NULL.
+ * For tests and simulations: now(arg) returns nanoseconds, never negative,
+ * and must never go backwards. Blocked rlc_acquire() calls cannot know when
+ * such a clock moves: after moving it forward, call rlc_clock_advanced() so
+ * they look again. now(arg) is called from any thread that uses the limiter,
+ * with internal locks held: it must not call back into the limiter. Returns
+ * NULL when out of memory or when now is NULL.
  */
 RLC_EXPORT rlc_limiter *rlc_memory_limiter_new_with_clock(rlc_clock_fn now,
                                                           void *arg);
