@@ -54,15 +54,19 @@ CORE_SRC = core/status.c core/gcra.c core/wait.c core/cancel.c \
            core/bucket.c core/limiter.c core/memory_limiter.c
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 
+.DEFAULT_GOAL := all
+
 # Test binaries are tests/<name>.c linked with librlc and cmocka; a module
 # adds its own, and what they link, in its build.mk.
 TESTS = test_gcra test_limiter test_concurrency
 # libFuzzer targets: tests/<name>.c, built by clang for `make fuzz`.
 FUZZERS =
+# Suites that drive real programs under the preload (python unittest).
+INTEGRATION =
 # What `make` builds besides the library, tests and examples.
 PROGRAMS =
 
--include config/build.mk preload/build.mk
+-include config/build.mk preload/build.mk preload/preload.mk
 
 TEST_BIN = $(TESTS:%=$(BUILD)/tests/%)
 EXAMPLES = $(BUILD)/examples/embedded
@@ -117,9 +121,18 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Every test binary runs, even after a failure; the total closes the run.
+# Every test runs, even after a failure; the total closes the run. The
+# suites with real clients (INTEGRATION) preload build/librlpreload.so into
+# curl, python and node: an instrumented preload cannot go into programs
+# that are not, so sanitizer builds run the C suites, where test_hooks
+# drives the same hooks in-process.
 check: all
-	$(Q)tests/run $(TEST_BIN)
+ifeq ($(SANITIZER),)
+	$(Q)BUILD=$(BUILD) tests/run $(TEST_BIN) $(INTEGRATION)
+else
+	@echo "(real-client suites $(INTEGRATION) run in plain make check)"
+	$(Q)BUILD=$(BUILD) tests/run $(TEST_BIN)
+endif
 
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address check

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy.c - what each intercepted call does: learn where a connection
+ * goes, charge a token before each request's first byte leaves, and read
+ * the responses for 429 and Retry-After, without changing a byte or errno.
+ *
+ * Every sending call is described by a struct out_call and every receiving
+ * one by a struct in_call, so one path (outgoing/incoming) serves them all.
+ * Requests are found by a dry run of the HTTP parser over what is about to
+ * be sent; only the bytes the kernel took are then fed for real, and
+ * requests paid for but not sent yet (a short write, EAGAIN) stay prepaid.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+__thread int rlp_busy __attribute__((tls_model("initial-exec")));
+
+/* ---- describing calls --------------------------------------------------- */
+
+enum out_kind { O_SEND, O_SENDTO, O_SENDMSG, O_WRITE, O_WRITEV };
+
+struct out_call {
+    enum out_kind kind;
+    int fd, flags;
+    const void *buf;
+    size_t len;
+    const struct sockaddr *to;
+    socklen_t tolen;
+    const struct msghdr *msg;
+    const struct iovec *iov;
+    int iovcnt;
+};
+
+static ssize_t real_out(const struct out_call *o)
+{
+    const struct rlp_real *r = rlp_r();
+
+    switch (o->kind) {
+    case O_SEND:
+        return r->send(o->fd, o->buf, o->len, o->flags);
+    case O_SENDTO:
+        return r->sendto(o->fd, o->buf, o->len, o->flags, o->to, o->tolen);
+    case O_SENDMSG:
+        return r->sendmsg(o->fd, o->msg, o->flags);
+    case O_WRITE:
+        return r->write(o->fd, o->buf, o->len);
+    default:
+        return r->writev(o->fd, o->iov, o->iovcnt);
+    }
+}
+
+/* The call's bytes as iovecs (a plain buffer is one). */
+static const struct iovec *out_iov(const struct out_call *o, struct iovec *one,
+                                   int *n)
+{
+    if (o->kind == O_SENDMSG) {
+        *n = o->msg != NULL ? (int)o->msg->msg_iovlen : 0;
+        return o->msg != NULL ? o->msg->msg_iov : NULL;
+    }
+    if (o->kind == O_WRITEV) {
+        *n = o->iovcnt;
+        return o->iov;
+    }
+    one->iov_base = (void *)o->buf;
+    one->iov_len = o->len;
+    *n = 1;
+    return one;
+}
+
+enum in_kind {
+    I_RECV,
+    I_RECVFROM,
+    I_RECVMSG,
+    I_READ,
+    I_READV,
+    I_READ_CHK,
+    I_RECV_CHK,
+    I_RECVFROM_CHK
+};
+
+struct in_call {
+    enum in_kind kind;
+    int fd, flags;
+    void *buf;
+    size_t len, buflen;
+    struct sockaddr *from;
+    socklen_t *fromlen;
+    struct msghdr *msg;
+    const struct iovec *iov;
+    int iovcnt;
+};
+
+static ssize_t real_in(const struct in_call *i)
+{
+    const struct rlp_real *r = rlp_r();
+
+    switch (i->kind) {
+    case I_RECV:
+        return r->recv(i->fd, i->buf, i->len, i->flags);
+    case I_RECVFROM:
+        return r->recvfrom(i->fd, i->buf, i->len, i->flags, i->from,
+                           i->fromlen);
+    case I_RECVMSG:
+        return r->recvmsg(i->fd, i->msg, i->flags);
+    case I_READ:
+        return r->read(i->fd, i->buf, i->len);
+    case I_READV:
+        return r->readv(i->fd, i->iov, i->iovcnt);
+    case I_READ_CHK:
+        return r->read_chk(i->fd, i->buf, i->len, i->buflen);
+    case I_RECV_CHK:
+        return r->recv_chk(i->fd, i->buf, i->len, i->buflen, i->flags);
+    default:
+        return r->recvfrom_chk(i->fd, i->buf, i->len, i->buflen, i->flags,
+                               i->from, i->fromlen);
+    }
+}
+
+/* ---- feeding the parser ------------------------------------------------- */
+
+/* Feeds up to limit bytes of iov to the sent side; sums what it found. */
+static void feed_sent(rlc_http1_conn *h, const struct iovec *iov, int n,
+                      size_t limit, uint32_t tag, rlc_http1_sent *sum)
+{
+    rlc_http1_sent piece;
+
+    memset(sum, 0, sizeof(*sum));
+    for (int i = 0; i < n && limit > 0; i++) {
+        size_t len = iov[i].iov_len < limit ? iov[i].iov_len : limit;
+
+        if (len == 0)
+            continue;
+        rlc_http1_feed_sent(h, iov[i].iov_base, len, tag, &piece);
+        if (sum->host[0] == '\0' && sum->requests_started == 0 &&
+            piece.requests_started > 0)
+            memcpy(sum->host, piece.host, sizeof(sum->host));
+        sum->requests_started += piece.requests_started;
+        sum->opaque = piece.opaque;
+        limit -= len;
+    }
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* "Api.Example.com:8080" -> "api.example.com" and 8080 (0 if none). */
+static void split_host(const char *hostport, char *name, size_t n, int *port)
+{
+    const char *end = hostport + strlen(hostport), *colon;
+    size_t len;
+
+    *port = 0;
+    if (hostport[0] == '[') { /* [v6]:port */
+        const char *close = strchr(hostport, ']');
+
+        if (close != NULL) {
+            hostport++;
+            end = close;
+            if (close[1] == ':')
+                *port = atoi(close + 2);
+        }
+    } else {
+        colon = strrchr(hostport, ':');
+        if (colon != NULL && strchr(hostport, ':') == colon) {
+            end = colon;
+            *port = atoi(colon + 1);
+        }
+    }
+    len = (size_t)(end - hostport);
+    if (len >= n)
+        len = n - 1;
+    memcpy(name, hostport, len);
+    name[len] = '\0';
+}
+
+/*
+ * A connection whose destination matched nothing at connect time: the
+ * first request's Host: (or the resolved name) decides. Returns false
+ * when it stays unmapped. c is locked.
+ */
+static bool decide(struct rlp_conn *c, const rlc_http1_sent *dry)
+{
+    const rlc_config *cfg = rlp_config();
+    const rlc_resource_config *rc = NULL;
+    char name[RLC_HOSTNAME_MAX];
+    int port = 0;
+
+    if (cfg == NULL)
+        return false;
+    if (dry->host[0] != '\0') {
+        split_host(dry->host, name, sizeof(name), &port);
+        rc = rlc_config_match(cfg, name, (const struct sockaddr *)&c->peer,
+                              c->port);
+        if (rc != NULL)
+            snprintf(c->host, sizeof(c->host), "%s", name);
+    }
+    if (rc == NULL && c->host[0] != '\0')
+        rc = rlc_config_match(cfg, c->host, (const struct sockaddr *)&c->peer,
+                              c->port);
+    if (rc == NULL)
+        return false;
+    c->res = rlp_resource_for(rc);
+    c->state = c->res != NULL ? RLP_MAPPED : RLP_PENDING;
+    return c->res != NULL;
+}
+
+/* ---- the two paths ------------------------------------------------------ */
+
+static ssize_t outgoing(const struct out_call *o)
+{
+    struct rlp_conn *c = rlp_conn_get(o->fd);
+    struct iovec one;
+    const struct iovec *iov;
+    rlc_http1_conn dry;
+    rlc_http1_sent found, sent;
+    struct rlp_resource *res;
+    int n, saved, tokens = 0, starts = 0, err;
+    uint32_t tag;
+    ssize_t done;
+    size_t total;
+
+    if (c == NULL || rlp_busy)
+        return real_out(o);
+    if (!rlp_conn_pin(o->fd, c))
+        return real_out(o);
+    saved = errno;
+    iov = out_iov(o, &one, &n);
+    total = iov_total(iov, n);
+    if (total == 0) {
+        rlp_conn_unpin(c);
+        errno = saved;
+        return real_out(o);
+    }
+
+    rlp_conn_lock(c);
+    if (c->state == RLP_PENDING) {
+        dry = c->http;
+        feed_sent(&dry, iov, n, total, 0, &found);
+        if (!decide(c, &found)) {
+            rlp_conn_unlock(c);
+            rlp_conn_unpin(c);
+            rlp_fd_detach(o->fd); /* unmapped: never looked at again */
+            errno = saved;
+            return real_out(o);
+        }
+    }
+    res = c->res;
+    tag = atomic_load(&res->epoch);
+    dry = c->http;
+    feed_sent(&dry, iov, n, total, tag, &found);
+    if (found.opaque || atomic_load(&res->per) == (int)RLC_PER_CONNECTION) {
+        tokens = c->charged ? 0 : 1;
+        c->charged = true;
+    } else {
+        int from_prepaid;
+
+        starts = found.requests_started;
+        from_prepaid = starts < c->prepaid ? starts : c->prepaid;
+        c->prepaid -= from_prepaid;
+        tokens = starts - from_prepaid;
+    }
+    rlp_conn_unlock(c);
+
+    if (tokens > 0 && rlp_charge(res, tokens) != 0) {
+        /* Nothing is sent: undo what this call took. */
+        rlp_conn_lock(c);
+        if (starts == 0)
+            c->charged = false;
+        else
+            c->prepaid += starts - tokens;
+        rlp_conn_unlock(c);
+        rlp_conn_unpin(c);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+
+    errno = saved;
+    done = real_out(o);
+    err = errno;
+
+    rlp_conn_lock(c);
+    if (done == (ssize_t)total && atomic_load(&res->epoch) == tag) {
+        c->http = dry;
+    } else {
+        /* A short write, a failure, or a cut while we waited: feed for
+         * real what left, tagged with the epoch it left in. */
+        tag = atomic_load(&res->epoch);
+        feed_sent(&c->http, iov, n, done > 0 ? (size_t)done : 0, tag, &sent);
+        if (starts > sent.requests_started)
+            c->prepaid += starts - sent.requests_started;
+    }
+    rlp_conn_unlock(c);
+    rlp_conn_unpin(c);
+    errno = err;
+    return done;
+}
+
+/* Feeds what a receiving call returned (done bytes) to the parser. */
+static void feed_received(struct rlp_conn *c, const struct in_call *i,
+                          size_t done)
+{
+    rlc_http1_received got;
+    struct iovec one;
+    const struct iovec *iov;
+    int n;
+    struct timespec now;
+    struct rlp_resource *res = c->res;
+    char host[RLC_HOSTNAME_MAX];
+
+    if (i->kind == I_RECVMSG) {
+        iov = i->msg->msg_iov;
+        n = (int)i->msg->msg_iovlen;
+    } else if (i->kind == I_READV) {
+        iov = i->iov;
+        n = i->iovcnt;
+    } else {
+        one.iov_base = i->buf;
+        one.iov_len = i->len;
+        iov = &one;
+        n = 1;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int k = 0; k < n && done > 0; k++) {
+        size_t len = iov[k].iov_len < done ? iov[k].iov_len : done;
+
+        rlp_conn_lock(c);
+        rlc_http1_feed_received(&c->http, iov[k].iov_base, len, now.tv_sec,
+                                &got);
+        memcpy(host, c->host, sizeof(host));
+        rlp_conn_unlock(c);
+        for (int r = 0; r < got.nresponses; r++)
+            rlp_response(res, host, &got.responses[r]);
+        done -= len;
+    }
+}
+
+static ssize_t incoming(const struct in_call *i)
+{
+    struct rlp_conn *c = rlp_conn_get(i->fd);
+    ssize_t done;
+    int err;
+
+    if (c == NULL || rlp_busy)
+        return real_in(i);
+    if (!rlp_conn_pin(i->fd, c))
+        return real_in(i);
+    done = real_in(i);
+    err = errno;
+    /* Peeked bytes will be read again: they are parsed then. */
+    if (done > 0 && !(i->flags & MSG_PEEK) && c->state == RLP_MAPPED)
+        feed_received(c, i, (size_t)done);
+    rlp_conn_unpin(c);
+    errno = err;
+    return done;
+}
+
+/* ---- the hooks' policies ------------------------------------------------ */
+
+/* Remembers where fd is connected; the first send decides the rest. */
+static void track(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    const rlc_config *cfg;
+    const rlc_resource_config *rc;
+    struct rlp_conn *c;
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+
+    if ((unsigned)fd >= RLP_FD_MAX || len > sizeof(c->peer))
+        return;
+    cfg = rlp_config();
+    if (cfg == NULL || cfg->nresources == 0)
+        return;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+        type != SOCK_STREAM)
+        return; /* DNS over UDP, and anything else that is not TCP */
+    c = rlp_conn_new();
+    if (c == NULL)
+        return;
+    memcpy(&c->peer, sa, len);
+    c->port = ntohs(sa->sa_family == AF_INET
+                        ? ((const struct sockaddr_in *)sa)->sin_port
+                        : ((const struct sockaddr_in6 *)sa)->sin6_port);
+    rlp_names_lookup(sa, c->host, sizeof(c->host));
+    rc =
+        rlc_config_match(cfg, c->host[0] != '\0' ? c->host : NULL, sa, c->port);
+    if (rc != NULL) {
+        c->res = rlp_resource_for(rc);
+        if (c->res != NULL)
+            c->state = RLP_MAPPED;
+    }
+    rlp_fd_attach(fd, c);
+}
+
+int rlp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    const struct rlp_real *r = rlp_r();
+    int rc = r->connect(fd, sa, len), err = errno;
+
+    if (rlp_busy || sa == NULL || len < sizeof(sa->sa_family))
+        return rc;
+    if (rc != 0 && err != EINPROGRESS && err != EINTR)
+        return rc;
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        rlp_busy++;
+        track(fd, sa, len);
+        rlp_busy--;
+    }
+    errno = err;
+    return rc;
+}
+
+int rlp_getaddrinfo(const char *node, const char *service,
+                    const struct addrinfo *hints, struct addrinfo **res)
+{
+    int rc = rlp_r()->getaddrinfo(node, service, hints, res), err = errno;
+
+    if (rc == 0 && node != NULL && res != NULL && !rlp_busy) {
+        rlp_busy++;
+        if (rlp_config() != NULL)
+            rlp_names_learn(node, *res);
+        rlp_busy--;
+    }
+    errno = err;
+    return rc;
+}
+
+ssize_t rlp_send(int fd, const void *buf, size_t len, int flags)
+{
+    struct out_call o = {
+        .kind = O_SEND, .fd = fd, .buf = buf, .len = len, .flags = flags};
+
+    return outgoing(&o);
+}
+
+ssize_t rlp_sendto(int fd, const void *buf, size_t len, int flags,
+                   const struct sockaddr *to, socklen_t tolen)
+{
+    struct out_call o = {.kind = O_SENDTO,
+                         .fd = fd,
+                         .buf = buf,
+                         .len = len,
+                         .flags = flags,
+                         .to = to,
+                         .tolen = tolen};
+
+    /* TCP Fast Open: connect and first bytes in one call. */
+    if ((flags & MSG_FASTOPEN) && to != NULL && !rlp_busy &&
+        (to->sa_family == AF_INET || to->sa_family == AF_INET6) &&
+        rlp_conn_get(fd) == NULL) {
+        int saved = errno;
+
+        rlp_busy++;
+        track(fd, to, tolen);
+        rlp_busy--;
+        errno = saved;
+    }
+    return outgoing(&o);
+}
+
+ssize_t rlp_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    struct out_call o = {
+        .kind = O_SENDMSG, .fd = fd, .msg = msg, .flags = flags};
+
+    return outgoing(&o);
+}
+
+int rlp_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+    unsigned int i;
+
+    if (rlp_conn_get(fd) == NULL || rlp_busy)
+        return rlp_r()->sendmmsg(fd, vec, n, flags);
+    /* One message at a time, each charged for what it carries. */
+    for (i = 0; i < n; i++) {
+        ssize_t done = rlp_sendmsg(fd, &vec[i].msg_hdr, flags);
+
+        if (done < 0)
+            return i > 0 ? (int)i : -1;
+        vec[i].msg_len = (unsigned int)done;
+    }
+    return (int)n;
+}
+
+ssize_t rlp_write(int fd, const void *buf, size_t len)
+{
+    struct out_call o = {.kind = O_WRITE, .fd = fd, .buf = buf, .len = len};
+
+    return outgoing(&o);
+}
+
+ssize_t rlp_writev(int fd, const struct iovec *iov, int n)
+{
+    struct out_call o = {.kind = O_WRITEV, .fd = fd, .iov = iov, .iovcnt = n};
+
+    return outgoing(&o);
+}
+
+ssize_t rlp_recv(int fd, void *buf, size_t len, int flags)
+{
+    struct in_call i = {
+        .kind = I_RECV, .fd = fd, .buf = buf, .len = len, .flags = flags};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_recvfrom(int fd, void *buf, size_t len, int flags,
+                     struct sockaddr *from, socklen_t *fromlen)
+{
+    struct in_call i = {.kind = I_RECVFROM,
+                        .fd = fd,
+                        .buf = buf,
+                        .len = len,
+                        .flags = flags,
+                        .from = from,
+                        .fromlen = fromlen};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    struct in_call i = {
+        .kind = I_RECVMSG, .fd = fd, .msg = msg, .flags = flags};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_read(int fd, void *buf, size_t len)
+{
+    struct in_call i = {.kind = I_READ, .fd = fd, .buf = buf, .len = len};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_readv(int fd, const struct iovec *iov, int n)
+{
+    struct in_call i = {.kind = I_READV, .fd = fd, .iov = iov, .iovcnt = n};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+    struct in_call i = {
+        .kind = I_READ_CHK, .fd = fd, .buf = buf, .len = len, .buflen = buflen};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+    struct in_call i = {.kind = I_RECV_CHK,
+                        .fd = fd,
+                        .buf = buf,
+                        .len = len,
+                        .buflen = buflen,
+                        .flags = flags};
+
+    return incoming(&i);
+}
+
+ssize_t rlp_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+                         int flags, struct sockaddr *from, socklen_t *fromlen)
+{
+    struct in_call i = {.kind = I_RECVFROM_CHK,
+                        .fd = fd,
+                        .buf = buf,
+                        .len = len,
+                        .buflen = buflen,
+                        .flags = flags,
+                        .from = from,
+                        .fromlen = fromlen};
+
+    return incoming(&i);
+}
+
+int rlp_close(int fd)
+{
+    /* Cleared before the real close: once the number is free, another
+     * thread's socket may get it, and must not inherit this state. */
+    rlp_fd_detach(fd);
+    return rlp_r()->close(fd);
+}
+
+int rlp_close_range(unsigned int first, unsigned int last, int flags)
+{
+    const struct rlp_real *r = rlp_r();
+
+    if (r->close_range == NULL) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!(flags & CLOSE_RANGE_CLOEXEC))
+        for (unsigned int fd = first; fd <= last && fd < RLP_FD_MAX; fd++)
+            rlp_fd_detach((int)fd);
+    return r->close_range(first, last, flags);
+}
+
+int rlp_dup(int fd)
+{
+    int newfd = rlp_r()->dup(fd), err = errno;
+
+    if (newfd >= 0 && rlp_conn_get(fd) != NULL)
+        rlp_fd_dup(fd, newfd);
+    errno = err;
+    return newfd;
+}
+
+int rlp_dup2(int oldfd, int newfd)
+{
+    int rc = rlp_r()->dup2(oldfd, newfd), err = errno;
+
+    if (rc >= 0 && oldfd != newfd)
+        rlp_fd_dup(oldfd, newfd); /* also drops newfd's old state */
+    errno = err;
+    return rc;
+}
+
+int rlp_dup3(int oldfd, int newfd, int flags)
+{
+    int rc = rlp_r()->dup3(oldfd, newfd, flags), err = errno;
+
+    if (rc >= 0)
+        rlp_fd_dup(oldfd, newfd);
+    errno = err;
+    return rc;
+}
+
+int rlp_fcntl(int fd, int cmd, void *arg, bool is64)
+{
+    const struct rlp_real *r = rlp_r();
+    int (*fn)(int, int, ...) =
+        is64 && r->fcntl64 != NULL ? r->fcntl64 : r->fcntl;
+    int rc = fn(fd, cmd, arg), err = errno;
+
+    if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) &&
+        rlp_conn_get(fd) != NULL)
+        rlp_fd_dup(fd, rc);
+    errno = err;
+    return rc;
+}
+
+pid_t rlp_fork(void)
+{
+    pid_t pid = rlp_r()->fork();
+    int err = errno;
+
+    if (pid == 0) {
+        rlp_fdtable_after_fork_child();
+        rlp_names_after_fork_child();
+        rlp_runtime_after_fork_child();
+    }
+    errno = err;
+    return pid;
+}

@@ -1,0 +1,26 @@
+# preload/: librlpreload.so (the hooks and their policy) and rlrun.
+#
+# The preload links librlc, the config loader and the HTTP parser in, and
+# exports nothing but the libc functions it stands in front of
+# (--exclude-libs keeps librlc's own API from leaking into programs).
+
+PRELOAD_SRC = preload/real.c preload/log.c preload/names.c \
+              preload/fdtable.c preload/runtime.c preload/policy.c \
+              preload/hooks.c
+PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
+PRELOAD_SO = $(BUILD)/librlpreload.so
+RLRUN = $(BUILD)/rlrun
+
+PROGRAMS += $(PRELOAD_SO) $(RLRUN) $(BUILD)/tests/errno_probe
+
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(HTTP1_OBJ) $(CONFIG_OBJ) $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs $(LDFLAGS) \
+		-o $@ $(filter %.o,$^) $(STATIC) -linih -ldl $(LDLIBS)
+
+$(RLRUN): $(BUILD)/preload/rlrun.o $(CONFIG_OBJ) $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(STATIC) -linih $(LDLIBS)
+
+$(BUILD)/preload/rlrun.o: RLC_CFLAGS += -DRLC_LIBDIR='"$(LIBDIR)"'
+INTEGRATION += tests/test_preload.py

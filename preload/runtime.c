@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime.c - the preload's configuration and limiters: loaded on the
+ * first network call (never in a constructor), reloaded when the file
+ * changes, and the per-resource state the hooks charge and cut.
+ *
+ * A broken file is reported once and changes nothing: the configuration
+ * in force stays (or, at start, rlc stays out of the way). Replaced
+ * configurations are kept, not freed: a hook on another thread may still
+ * be matching against one, and edits are rare.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "preload.h"
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static _Atomic(const rlc_config *) current;
+static char path[PATH_MAX];
+static struct stat seen;
+static _Atomic int64_t next_check;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* loads, the list */
+static char last_error[RLC_CONFIG_ERR_MAX];
+static rlc_limiter *limiter; /* scope process, and host until it exists */
+static _Atomic(struct rlp_resource *) resources;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
+}
+
+static struct rlp_resource *find(const char *name)
+{
+    struct rlp_resource *r = atomic_load(&resources);
+
+    for (; r != NULL; r = r->next)
+        if (strcmp(r->name, name) == 0)
+            return r;
+    return NULL;
+}
+
+/* mu held. */
+static struct rlp_resource *find_or_create(const char *name)
+{
+    struct rlp_resource *r = find(name);
+
+    if (r != NULL)
+        return r;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->limiter = limiter;
+    r->next = atomic_load(&resources);
+    atomic_store(&resources, r);
+    return r;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Puts cfg in force (mu held). */
+static void apply(const rlc_config *cfg, const rlc_config *old)
+{
+    static bool scope_noted;
+
+    atomic_store(&rlp_log_level, (int)cfg->log);
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const rlc_resource_config *rc = &cfg->resources[i];
+        struct rlp_resource *r = find_or_create(rc->name);
+
+        if (r == NULL) {
+            rlp_log(RLC_LOG_ERROR, "%s: out of memory", rc->name);
+            continue;
+        }
+        atomic_store(&r->per, (int)rc->per);
+        /* A capacity the file did not change keeps its cuts. */
+        if (atomic_load(&r->configured) != rc->capacity ||
+            atomic_load(&r->window_ns) != rc->window_ns) {
+            atomic_store(&r->configured, rc->capacity);
+            atomic_store(&r->window_ns, rc->window_ns);
+            rlc_set_capacity(r->limiter, r->name, rc->capacity, rc->window_ns);
+            if (old != NULL)
+                rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name,
+                        rc->capacity, (long long)(rc->window_ns / 1000000));
+        }
+        if (rc->scope != RLC_SCOPE_PROCESS && !scope_noted) {
+            scope_noted = true;
+            rlp_log(RLC_LOG_INFO, "%s: scope %s is limited within this process",
+                    r->name, rc->scope == RLC_SCOPE_HOST ? "host" : "swarm");
+        }
+    }
+    for (size_t i = 0; old != NULL && i < old->nresources; i++) {
+        const char *name = old->resources[i].name;
+        bool kept = false;
+
+        for (size_t j = 0; j < cfg->nresources && !kept; j++)
+            kept = strcmp(cfg->resources[j].name, name) == 0;
+        if (!kept) {
+            struct rlp_resource *r = find(name);
+
+            rlc_set_capacity(limiter, name, 0, 0); /* removes it */
+            if (r != NULL)
+                atomic_store(&r->configured, 0);
+            rlp_log(RLC_LOG_INFO, "%s: no longer limited", name);
+        }
+    }
+}
+
+/* Loads path; reports a failure once per distinct message (mu held). */
+static const rlc_config *load(void)
+{
+    char err[RLC_CONFIG_ERR_MAX];
+    rlc_config *cfg = rlc_config_load(path, err, sizeof(err));
+
+    if (cfg == NULL && strcmp(err, last_error) != 0) {
+        snprintf(last_error, sizeof(last_error), "%s", err);
+        rlp_log(RLC_LOG_ERROR, "%s", err);
+        rlp_log(RLC_LOG_ERROR, "%s",
+                atomic_load(&current) != NULL
+                    ? "keeping the configuration in force"
+                    : "nothing is limited until the file is fixed");
+    }
+    if (cfg != NULL)
+        last_error[0] = '\0';
+    return cfg;
+}
+
+static void first_load(void)
+{
+    const char *env = getenv("RLC_CONFIG");
+    const char *level = getenv("RLC_LOG");
+    const rlc_config *cfg;
+
+    if (level != NULL) {
+        static const char *names[] = {"error", "warn", "info", "debug"};
+
+        for (int i = 0; i < 4; i++)
+            if (strcmp(level, names[i]) == 0)
+                atomic_store(&rlp_log_level, i);
+    }
+    limiter = rlc_memory_limiter_new();
+    if (limiter == NULL) {
+        rlp_log(RLC_LOG_ERROR, "out of memory; nothing is limited");
+        return;
+    }
+    if (env != NULL && env[0] != '\0')
+        snprintf(path, sizeof(path), "%s", env);
+    else if (!rlc_config_find(path, sizeof(path))) {
+        rlp_log(RLC_LOG_DEBUG, "no configuration file; nothing is limited");
+        path[0] = '\0';
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    if (stat(path, &seen) != 0)
+        memset(&seen, 0, sizeof(seen));
+    cfg = load();
+    if (cfg != NULL) {
+        apply(cfg, NULL);
+        atomic_store(&current, cfg);
+    }
+    atomic_store(&next_check, mono_ns() + RLC_SECOND);
+    pthread_mutex_unlock(&mu);
+}
+
+static void maybe_reload(int64_t now)
+{
+    struct stat st;
+    const rlc_config *cfg, *old;
+
+    if (pthread_mutex_trylock(&mu) != 0)
+        return; /* another thread is at it */
+    atomic_store(&next_check, now + RLC_SECOND);
+    if (stat(path, &st) == 0 && !same_file(&st, &seen)) {
+        seen = st;
+        cfg = load();
+        if (cfg != NULL) {
+            old = atomic_load(&current);
+            apply(cfg, old);
+            atomic_store(&current, cfg);
+            rlp_log(RLC_LOG_INFO, "reloaded %s", path);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+const rlc_config *rlp_config(void)
+{
+    int64_t now;
+    int saved = errno;
+
+    pthread_once(&load_once, first_load);
+    if (path[0] != '\0') {
+        now = mono_ns();
+        if (now >= atomic_load_explicit(&next_check, memory_order_relaxed))
+            maybe_reload(now);
+    }
+    errno = saved;
+    return atomic_load(&current);
+}
+
+struct rlp_resource *rlp_resource_for(const rlc_resource_config *rc)
+{
+    struct rlp_resource *r = find(rc->name);
+
+    return r != NULL && atomic_load(&r->configured) > 0 ? r : NULL;
+}
+
+/* Grows a cut capacity back by recovery_factor every recovery_interval. */
+static void maybe_recover(struct rlp_resource *r, const rlc_config *cfg,
+                          int64_t now)
+{
+    int64_t at = atomic_load(&r->changed_at);
+    rlc_capacity cap;
+    int64_t grown;
+    int configured = atomic_load(&r->configured);
+
+    if (at == 0 || now - at < cfg->recovery_interval_ns)
+        return;
+    if (!atomic_compare_exchange_strong(&r->changed_at, &at, now))
+        return; /* another thread does it */
+    if (!rlc_get_capacity(r->limiter, r->name, &cap) ||
+        cap.total >= configured) {
+        atomic_store(&r->changed_at, 0);
+        return;
+    }
+    grown = (int64_t)((double)cap.total * cfg->recovery_factor + 0.999999);
+    if (grown <= cap.total)
+        grown = cap.total + 1;
+    if (cfg->max_recovery && grown > configured)
+        grown = configured;
+    if (grown > INT_MAX)
+        grown = INT_MAX;
+    rlc_set_capacity(r->limiter, r->name, (int)grown, cap.window_ns);
+    if (grown >= configured)
+        atomic_store(&r->changed_at, 0);
+    rlp_log(RLC_LOG_INFO, "%s: recovered %d -> %d", r->name, cap.total,
+            (int)grown);
+}
+
+static void sleep_until(int64_t until)
+{
+    struct timespec ts = {(time_t)(until / RLC_SECOND),
+                          (long)(until % RLC_SECOND)};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* The wait ran out: pass (0) or fail (-1), as configured. */
+static int timed_out(struct rlp_resource *r, const rlc_config *cfg)
+{
+    if (cfg->on_timeout == RLC_ON_TIMEOUT_FAIL) {
+        rlp_log(RLC_LOG_WARN, "%s: no token within max_wait; failing", r->name);
+        return -1;
+    }
+    rlp_log(RLC_LOG_WARN, "%s: no token within max_wait; sending anyway",
+            r->name);
+    return 0;
+}
+
+int rlp_charge(struct rlp_resource *r, int n)
+{
+    const rlc_config *cfg = atomic_load(&current);
+    int64_t now = mono_ns(), deadline, pause;
+    int saved = errno, result = 0;
+
+    if (cfg == NULL)
+        return 0;
+    rlp_busy++;
+    deadline =
+        cfg->max_wait_ns > INT64_MAX - now ? INT64_MAX : now + cfg->max_wait_ns;
+    maybe_recover(r, cfg, now);
+    pause = atomic_load(&r->pause_until);
+    if (pause > now) {
+        sleep_until(pause < deadline ? pause : deadline);
+        if (pause > deadline) {
+            result = timed_out(r, cfg);
+            goto out;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        rlc_status st;
+
+        now = mono_ns();
+        st = rlc_acquire(r->limiter, r->name,
+                         deadline > now ? deadline - now : 0);
+        if (st == RLC_ETIMEDOUT || st == RLC_EEXHAUSTED) {
+            result = timed_out(r, cfg);
+            goto out;
+        }
+        if (st != RLC_OK)
+            break; /* removed by a reload, or closing: let it pass */
+    }
+out:
+    rlp_busy--;
+    errno = saved;
+    return result;
+}
+
+void rlp_response(struct rlp_resource *r, const char *host,
+                  const rlc_http1_response *resp)
+{
+    char reason[RLC_HOSTNAME_MAX + 32];
+    uint32_t epoch;
+    rlc_capacity before, after;
+
+    if (resp->status != 429)
+        return;
+    rlp_busy++;
+    if (resp->has_retry_after) {
+        struct timespec wall;
+        int64_t delta, until, old;
+
+        clock_gettime(CLOCK_REALTIME, &wall);
+        delta = resp->retry_after_unix - wall.tv_sec;
+        if (delta > 0) {
+            if (delta > 24 * 3600)
+                delta = 24 * 3600; /* a day is plenty; max_wait caps it */
+            until = mono_ns() + delta * RLC_SECOND;
+            old = atomic_load(&r->pause_until);
+            while (old < until &&
+                   !atomic_compare_exchange_weak(&r->pause_until, &old, until))
+                ;
+            if (old < until)
+                rlp_log(RLC_LOG_INFO, "%s: paused for %lld s (Retry-After)",
+                        r->name, (long long)delta);
+        }
+    }
+    epoch = resp->tag_known ? resp->request_tag : atomic_load(&r->epoch);
+    /* One cut per epoch: a 429 answering a request sent before the latest
+     * cut says nothing about the cut capacity. */
+    if (!atomic_compare_exchange_strong(&r->epoch, &epoch, epoch + 1)) {
+        rlp_log(RLC_LOG_DEBUG,
+                "%s: 429 for a request sent before the "
+                "latest cut; not cutting again",
+                r->name);
+        rlp_busy--;
+        return;
+    }
+    snprintf(reason, sizeof(reason), "HTTP 429 from %s",
+             host != NULL && host[0] != '\0' ? host : "the server");
+    if (!rlc_get_capacity(r->limiter, r->name, &before))
+        before.total = 0;
+    rlc_announce_reduced(r->limiter, r->name, reason);
+    if (rlc_get_capacity(r->limiter, r->name, &after)) {
+        atomic_store(&r->changed_at, mono_ns());
+        rlp_log(RLC_LOG_INFO, "%s: %s: capacity %d -> %d", r->name, reason,
+                before.total, after.total);
+    }
+    rlp_busy--;
+}
+
+void rlp_runtime_after_fork_child(void)
+{
+    rlc_limiter *fresh;
+    struct rlp_resource *r;
+
+    /* The parent's limiter may hold locks and waiters of threads that do
+     * not exist here: the child gets its own, at the same capacities. */
+    pthread_mutex_init(&mu, NULL);
+    if (limiter == NULL)
+        return;
+    fresh = rlc_memory_limiter_new();
+    if (fresh == NULL)
+        return;
+    for (r = atomic_load(&resources); r != NULL; r = r->next) {
+        rlc_capacity cap;
+
+        if (rlc_get_capacity(r->limiter, r->name, &cap))
+            rlc_set_capacity(fresh, r->name, cap.total, cap.window_ns);
+        r->limiter = fresh;
+    }
+    limiter = fresh;
+}
