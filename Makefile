@@ -21,7 +21,9 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CC ?= cc
 OPTIMIZATION ?= -O2
 WARNINGS = -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow \
-           -Wmissing-prototypes -Wno-missing-field-initializers
+           -Wmissing-prototypes -Wno-missing-field-initializers \
+           -Werror=implicit-function-declaration -Werror=int-conversion \
+           -Werror=incompatible-pointer-types
 ifneq ($(CI),)
 WARNINGS += -Werror
 endif

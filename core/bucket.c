@@ -355,12 +355,13 @@ static int configure_locked(rlc__bucket *b, int cap, int64_t window,
     return (int)g.cap;
 }
 
-int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now)
+int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
+                          const rlc__clock *clk)
 {
     int old;
 
     pthread_mutex_lock(&b->mu);
-    old = configure_locked(b, cap, window, now);
+    old = configure_locked(b, cap, window, clk);
     pthread_mutex_unlock(&b->mu);
     return old;
 }

@@ -49,7 +49,8 @@ void rlc__bucket_release(rlc__bucket *b, int64_t now);
 /* Sets capacity and window (cap 0: removes). A removed bucket comes back
  * full. Returns the capacity it had (0 if removed). Wakes the first
  * waiter. */
-int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window, int64_t now);
+int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
+                          const rlc__clock *clk);
 
 /* Multiplies the capacity by num/den (truncating), not below floor, not
  * above the current. Returns the new capacity, 0 if removed; *old gets the
