@@ -3,14 +3,16 @@
  * bucket.c - one resource's token bucket: a lock-free fast path, a FIFO of
  * waiters that each sleep until their own token is due.
  *
- * State is one 64-bit word, version:16 | consumed:48 (see gcra.h), taken
+ * State is one 64-bit word, version:24 | consumed:40 (see gcra.h), taken
  * from with compare-and-swap. The parameters it is measured against live in
  * two slots; a change (under the mutex) writes the other slot, then swings
  * the word to the next version with the count re-expressed. A reader checks
  * that the version did not move while it read the slot, so it never mixes
  * parameters of one version with a count of another, and a take computed on
- * old parameters fails its compare-and-swap. Waiters queue under the mutex;
- * only the first sleeps on a deadline, the rest until they are first.
+ * old parameters fails its compare-and-swap. Acquire loads and release
+ * stores carry the ordering (no fences, so TSan can check it). Waiters
+ * queue under the mutex; only the first sleeps on a deadline, the rest
+ * until they are first.
  */
 #include <string.h>
 
@@ -42,10 +44,11 @@ static uint64_t snapshot(rlc__bucket *b, rlc__gcra *g)
         uint64_t s = atomic_load_explicit(&b->state, memory_order_acquire);
         struct rlc__bucket_params *p = &b->p[version(s) & 1];
 
-        g->cap = atomic_load_explicit(&p->cap, memory_order_relaxed);
-        g->window = atomic_load_explicit(&p->window, memory_order_relaxed);
-        g->origin = atomic_load_explicit(&p->origin, memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
+        /* Acquire: a new value seen here (a writer reusing this slot)
+         * makes the version it moved visible to the check below. */
+        g->cap = atomic_load_explicit(&p->cap, memory_order_acquire);
+        g->window = atomic_load_explicit(&p->window, memory_order_acquire);
+        g->origin = atomic_load_explicit(&p->origin, memory_order_acquire);
         if (version(atomic_load_explicit(&b->state, memory_order_relaxed)) ==
             version(s))
             return s;
@@ -77,12 +80,12 @@ static void publish(rlc__bucket *b, const rlc__gcra *to, recount_fn fn,
         from.origin = atomic_load_explicit(&b->p[version(s) & 1].origin,
                                            memory_order_relaxed);
         count = fn(&from, s & COUNT_MASK, to, now);
-        /* Readers of the version before still read this slot: they see the
-         * version move and retry (the fence pairs with theirs). */
-        atomic_thread_fence(memory_order_release);
-        atomic_store_explicit(&p->cap, to->cap, memory_order_relaxed);
-        atomic_store_explicit(&p->window, to->window, memory_order_relaxed);
-        atomic_store_explicit(&p->origin, to->origin, memory_order_relaxed);
+        /* Readers of the version before may still read this slot. Release
+         * stores: one who sees any of them also sees the version that has
+         * moved since, and retries. */
+        atomic_store_explicit(&p->cap, to->cap, memory_order_release);
+        atomic_store_explicit(&p->window, to->window, memory_order_release);
+        atomic_store_explicit(&p->origin, to->origin, memory_order_release);
         if (atomic_compare_exchange_strong(&b->state, &s, pack(nv, count)))
             return;
     }
@@ -226,10 +229,10 @@ static rlc_status wait_for_token(rlc__bucket *b, const rlc__clock *clk,
         rlc__cancel_register(c, &w);
     pthread_mutex_lock(&b->mu);
     enqueue(b, &w);
-    /* Dekker with rlc__bucket_release(): our count of waiters must be
-     * visible before we read the state, or a token given back between
-     * the two could go unnoticed by both sides. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Dekker with rlc__bucket_release(): a seq_cst read of the state
+     * after our seq_cst count of waiters, so that a token given back in
+     * between is seen here or the releaser sees us waiting. */
+    (void)atomic_load(&b->state);
     for (;;) {
         /* Read before the checks: a wake-up after them ends the sleep. */
         uint32_t seen = atomic_load(&w.seq);

@@ -87,12 +87,16 @@ int main(int argc, char **argv)
     show("send-request", send(s, req, sizeof(req) - 1, 0));
     errno = 777;
     rc = 0;
-    while (rc < 20) { /* the status line and more */
+    /* the whole response, body "ok\n" included, so nothing is left */
+    while (rc < (long)sizeof(buf) - 1) {
         long n = recv(s, buf + rc, sizeof(buf) - 1 - (size_t)rc, 0);
 
         if (n <= 0)
             break;
         rc += n;
+        buf[rc] = '\0';
+        if (strstr(buf, "\r\n\r\nok\n") != NULL)
+            break;
     }
     buf[rc > 0 ? rc : 0] = '\0';
     printf("recv-response %s %s\n",

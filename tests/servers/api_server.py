@@ -64,6 +64,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionError:
+            pass  # a client that hung up (or was failed by rlc) early
+
     def reply(self, status, body=b"", headers=()):
         self.send_response(status)
         for k, v in headers:
