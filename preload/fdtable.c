@@ -49,6 +49,7 @@ struct rlp_conn *rlp_conn_new(void)
             return NULL;
     }
     c->state = RLP_PENDING;
+    c->decided = false;
     c->res = NULL;
     c->charged = false;
     c->prepaid = 0;

@@ -189,34 +189,31 @@ static void split_host(const char *hostport, char *name, size_t n, int *port)
 }
 
 /*
- * A connection whose destination matched nothing at connect time: the
- * first request's Host: (or the resolved name) decides. Returns false
- * when it stays unmapped. c is locked.
+ * The first request decides where a connection belongs: its Host: header
+ * wins (a name is authoritative, whatever address it resolved to), else
+ * what matched at connect (the resolved name, or the address). Returns
+ * false when nothing matches. c is locked.
  */
-static bool decide(struct rlp_conn *c, const rlc_http1_sent *dry)
+static bool decide(struct rlp_conn *c, const rlc_http1_sent *first)
 {
     const rlc_config *cfg = rlp_config();
-    const rlc_resource_config *rc = NULL;
+    const rlc_resource_config *rc;
+    struct rlp_resource *res;
     char name[RLC_HOSTNAME_MAX];
-    int port = 0;
+    int port;
 
-    if (cfg == NULL)
-        return false;
-    if (dry->host[0] != '\0') {
-        split_host(dry->host, name, sizeof(name), &port);
+    if (cfg != NULL && first->host[0] != '\0') {
+        split_host(first->host, name, sizeof(name), &port);
         rc = rlc_config_match(cfg, name, (const struct sockaddr *)&c->peer,
                               c->port);
-        if (rc != NULL)
+        res = rc != NULL ? rlp_resource_for(rc) : NULL;
+        if (res != NULL) {
+            c->res = res;
+            c->state = RLP_MAPPED;
             snprintf(c->host, sizeof(c->host), "%s", name);
+        }
     }
-    if (rc == NULL && c->host[0] != '\0')
-        rc = rlc_config_match(cfg, c->host, (const struct sockaddr *)&c->peer,
-                              c->port);
-    if (rc == NULL)
-        return false;
-    c->res = rlp_resource_for(rc);
-    c->state = c->res != NULL ? RLP_MAPPED : RLP_PENDING;
-    return c->res != NULL;
+    return c->state == RLP_MAPPED;
 }
 
 /* ---- the two paths ------------------------------------------------------ */
@@ -248,7 +245,8 @@ static ssize_t outgoing(const struct out_call *o)
     }
 
     rlp_conn_lock(c);
-    if (c->state == RLP_PENDING) {
+    if (!c->decided) {
+        c->decided = true;
         dry = c->http;
         feed_sent(&dry, iov, n, total, 0, &found);
         if (!decide(c, &found)) {
@@ -273,6 +271,8 @@ static ssize_t outgoing(const struct out_call *o)
         from_prepaid = starts < c->prepaid ? starts : c->prepaid;
         c->prepaid -= from_prepaid;
         tokens = starts - from_prepaid;
+        if (starts > 0)
+            c->charged = true; /* if it turns opaque, it was paid for */
     }
     rlp_conn_unlock(c);
 

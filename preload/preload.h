@@ -125,7 +125,7 @@ void rlp_names_after_fork_child(void);
 #define RLP_FD_MAX 65536 /* fds at or above are never tracked */
 
 enum rlp_conn_state {
-    RLP_PENDING, /* connected; the first request's Host: will decide */
+    RLP_PENDING, /* nothing matched at connect; the first request decides */
     RLP_MAPPED   /* limited as resource res */
 };
 
@@ -136,8 +136,9 @@ struct rlp_conn {
     struct rlp_conn *next_free;
 
     int state;
+    bool decided; /* the first request's Host: has been looked at */
     struct rlp_resource *res;
-    bool charged; /* per connection, or opaque: the token was taken */
+    bool charged; /* a token was taken for this connection */
     int prepaid;  /* requests charged whose bytes have not left yet */
     char host[RLC_HOSTNAME_MAX]; /* name learned at connect, or "" */
     struct sockaddr_storage peer;
