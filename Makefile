@@ -80,7 +80,8 @@ SHARED_V = $(SHARED).$(SOVERSION)
 BOOTSTRAP = build/.bootstrap-ok
 
 .PHONY: all lib check asan ubsan tsan bench demo install uninstall \
-        format format-check clean bootstrap fuzz print-fuzzers
+        format format-check clean bootstrap fuzz print-fuzzers \
+        demo-embedded
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -146,7 +147,13 @@ tsan:
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)
 
-demo: $(EXAMPLES)
+# The main job: an unmodified agent against a rate-limited local API,
+# without and then with rlrun, side by side.
+demo: all
+	$(Q)examples/demo.sh $(BUILD)
+
+# The embedded C API's example.
+demo-embedded: $(EXAMPLES)
 	$(Q)$(BUILD)/examples/embedded
 
 $(BUILD)/rlc.pc: Makefile core/include/rlc.h
