@@ -274,7 +274,8 @@ static int timed_out(struct rlp_resource *r, const rlc_config *cfg)
 
 int rlp_charge(struct rlp_resource *r, int n)
 {
-    const rlc_config *cfg = atomic_load(&current);
+    /* Also where a long keep-alive connection notices an edited file. */
+    const rlc_config *cfg = rlp_config();
     int64_t now = mono_ns(), deadline, pause;
     int saved = errno, result = 0;
 

@@ -281,6 +281,45 @@ class Reactions(PreloadTest):
         self.assertEqual(self.server.stats()["requests"], 1)
 
 
+class LiveReload(PreloadTest):
+    LOOP = ("import sys, time, http.client\n"
+            "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+            "end = time.monotonic() + float(sys.argv[1])\n"
+            "while time.monotonic() < end:\n"
+            "    c.request('GET', '/live'); c.getresponse().read()\n")
+
+    def rewrite_after(self, path, delay, text):
+        time.sleep(delay)
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.replace(path + ".new", path)
+
+    def test_edit_takes_effect_and_a_broken_edit_is_reported_once(self):
+        path = self.ini(capacity=1, window="200ms")  # 5 per second
+        proc = subprocess.Popen(
+            [RLRUN, "-c", path, "--", PYTHON, "-c",
+             self.LOOP % self.server.port, "4.5"],
+            stderr=subprocess.PIPE, text=True)
+        t0 = time.monotonic()
+        # a broken edit: reported, and 5/s stays in force
+        self.rewrite_after(path, 1.0, "[api]\nhosts = 127.0.0.1\n"
+                                      "capacity = lots\nwindow = 1s\n")
+        # then a good one: 20 per second
+        self.rewrite_after(path, 1.5, "[api]\nhosts = 127.0.0.1\n"
+                                      "capacity = 1\nwindow = 50ms\n")
+        err = proc.communicate(timeout=30)[1]
+        self.assertEqual(proc.returncode, 0, err)
+        times = [t - self.server.stats()["times"][0]
+                 for t in self.server.stats()["times"]]
+        before = [t for t in times if t < 2.2]
+        after = [t for t in times if t > 3.0]
+        self.assert_rate(before, 5.0, 0.15)
+        self.assert_rate(after, 20.0, 0.15)
+        self.assertEqual(err.count("capacity must be a positive integer"),
+                         1, err)
+        self.assertLess(time.monotonic() - t0, 20)
+
+
 class Processes(PreloadTest):
     def test_forked_child_is_limited(self):
         code = ("import os, time, urllib.request\n"
