@@ -370,7 +370,7 @@ int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
 }
 
 int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
-                      const rlc__clock *clk, int *old)
+                      const rlc__clock *clk, const uint64_t *epoch, int *old)
 {
     rlc__gcra g;
     int64_t cap;
@@ -378,16 +378,19 @@ int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
     pthread_mutex_lock(&b->mu);
     snapshot(b, &g);
     *old = (int)g.cap;
-    if (g.cap == 0) {
-        pthread_mutex_unlock(&b->mu);
-        return 0;
-    }
     cap = g.cap * num / den;
     if (cap < floor)
         cap = floor;
     if (cap > g.cap)
         cap = g.cap;
-    configure_locked(b, (int)cap, g.window, clk);
+    if (g.cap == 0 || (epoch != NULL && *epoch != atomic_load(&b->epoch))) {
+        pthread_mutex_unlock(&b->mu);
+        return (int)g.cap; /* removed, or cut since that request left */
+    }
+    if (cap < g.cap) {
+        configure_locked(b, (int)cap, g.window, clk);
+        atomic_fetch_add(&b->epoch, 1);
+    }
     pthread_mutex_unlock(&b->mu);
     return (int)cap;
 }
@@ -405,6 +408,7 @@ bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out)
     out->in_flight = atomic_load(&b->in_flight);
     out->window_ns = g.window;
     out->waiting = atomic_load(&b->nwaiters);
+    out->epoch = atomic_load(&b->epoch);
     return true;
 }
 

@@ -22,6 +22,7 @@ typedef struct rlc__bucket {
     struct rlc__bucket_params p[2]; /* p[version & 1] is current */
     atomic_int in_flight;
     atomic_int nwaiters;
+    _Atomic uint64_t epoch; /* cuts so far (rlc__bucket_scale) */
 
     pthread_mutex_t mu; /* parameter changes, the waiter queue */
     struct rlc__waiter *head, *tail;
@@ -53,10 +54,11 @@ int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
                           const rlc__clock *clk);
 
 /* Multiplies the capacity by num/den (truncating), not below floor, not
- * above the current. Returns the new capacity, 0 if removed; *old gets the
- * previous one. */
+ * above the current, and counts a cut epoch when it changes anything; if
+ * epoch is given and is not the bucket's any more, changes nothing.
+ * Returns the new capacity, 0 if removed; *old gets the previous one. */
 int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
-                      const rlc__clock *clk, int *old);
+                      const rlc__clock *clk, const uint64_t *epoch, int *old);
 
 /* false when removed. */
 bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out);

@@ -52,7 +52,9 @@ typedef struct rlc__limiter_ops {
     void (*release)(rlc_limiter *l, rlc__name r);
     rlc_status (*set_capacity)(rlc_limiter *l, rlc__name r, int capacity,
                                int64_t window_ns);
-    void (*announce_reduced)(rlc_limiter *l, rlc__name r, const char *why);
+    /* epoch NULL: cut in any epoch; else only if still in *epoch */
+    void (*announce_reduced)(rlc_limiter *l, rlc__name r, const char *why,
+                             const uint64_t *epoch);
     bool (*get_capacity)(rlc_limiter *l, rlc__name r, rlc_capacity *out);
     void (*wake_all)(rlc_limiter *l); /* after close, or a clock move */
     void (*destroy)(rlc_limiter *l);

@@ -92,7 +92,16 @@ void rlc_announce_reduced(rlc_limiter *l, const char *resource,
     rlc__name r;
 
     if (l != NULL && name_of(resource, &r))
-        l->ops->announce_reduced(l, r, reason != NULL ? reason : "");
+        l->ops->announce_reduced(l, r, reason != NULL ? reason : "", NULL);
+}
+
+void rlc_announce_reduced_at(rlc_limiter *l, const char *resource,
+                             const char *reason, uint64_t epoch)
+{
+    rlc__name r;
+
+    if (l != NULL && name_of(resource, &r))
+        l->ops->announce_reduced(l, r, reason != NULL ? reason : "", &epoch);
 }
 
 bool rlc_get_capacity(rlc_limiter *l, const char *resource, rlc_capacity *out)

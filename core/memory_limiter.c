@@ -174,7 +174,8 @@ static rlc_status ml_set_capacity(rlc_limiter *l, rlc__name r, int capacity,
     return window_ns <= 0 ? RLC_EINVALWINDOW : RLC_OK;
 }
 
-static void ml_announce_reduced(rlc_limiter *l, rlc__name r, const char *why)
+static void ml_announce_reduced(rlc_limiter *l, rlc__name r, const char *why,
+                                const uint64_t *epoch)
 {
     rlc__bucket *b;
     rlc_capacity_update u;
@@ -185,7 +186,7 @@ static void ml_announce_reduced(rlc_limiter *l, rlc__name r, const char *why)
     b = lookup(ml(l), r);
     if (b == NULL)
         return;
-    cap = rlc__bucket_scale(b, 3, 4, 1, &ml(l)->clock, &old);
+    cap = rlc__bucket_scale(b, 3, 4, 1, &ml(l)->clock, epoch, &old);
     if (cap == 0 || cap == old)
         return;
     u.resource = b->name;

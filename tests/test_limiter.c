@@ -334,6 +334,33 @@ static void test_limiter_announce_cuts_to_three_quarters(void **state)
     assert_int_equal(seen.calls, 5);
 }
 
+/* A 429 for a request sent before the latest cut cuts nothing more. */
+static void test_limiter_announce_at_an_old_epoch_is_ignored(void **state)
+{
+    rlc_limiter *l = *state;
+    rlc_capacity c;
+    uint64_t sent_in;
+
+    assert_int_equal(rlc_set_capacity(l, "a", 100, RLC_MINUTE), RLC_OK);
+    assert_true(rlc_get_capacity(l, "a", &c));
+    assert_int_equal(c.epoch, 0);
+    sent_in = c.epoch; /* three requests leave, all in epoch 0 */
+    rlc_announce_reduced_at(l, "a", "429", sent_in);
+    rlc_announce_reduced_at(l, "a", "429", sent_in);
+    rlc_announce_reduced_at(l, "a", "429", sent_in);
+    assert_true(rlc_get_capacity(l, "a", &c));
+    assert_int_equal(c.total, 75);
+    assert_int_equal(c.epoch, 1);
+    rlc_announce_reduced_at(l, "a", "429", 1); /* sent after the cut */
+    assert_true(rlc_get_capacity(l, "a", &c));
+    assert_int_equal(c.total, 56);
+    assert_int_equal(c.epoch, 2);
+    rlc_announce_reduced(l, "a", "any epoch");
+    assert_true(rlc_get_capacity(l, "a", &c));
+    assert_int_equal(c.total, 42);
+    assert_int_equal(c.epoch, 3);
+}
+
 static void test_limiter_close_twice_and_after(void **state)
 {
     rlc_limiter *l = *state;
@@ -584,6 +611,7 @@ int main(void)
         T(test_limiter_lowering_caps_raising_keeps),
         T(test_limiter_release_returns_a_token_never_above_total),
         T(test_limiter_announce_cuts_to_three_quarters),
+        T(test_limiter_announce_at_an_old_epoch_is_ignored),
         T(test_limiter_close_twice_and_after),
         T(test_limiter_waiter_sleeps_until_its_token),
         T(test_limiter_waiters_are_served_in_arrival_order),

@@ -97,6 +97,7 @@ typedef struct rlc_capacity {
     int in_flight;     /* acquired and not yet released */
     int64_t window_ns; /* the refill window */
     int waiting;       /* callers blocked in rlc_acquire() for a token */
+    uint64_t epoch;    /* capacity cuts so far: see rlc_announce_reduced_at */
 } rlc_capacity;
 
 /* A capacity change, passed to rlc_capacity_cb. */
@@ -107,7 +108,9 @@ typedef struct rlc_capacity_update { /* valid during the callback only */
 } rlc_capacity_update;
 typedef void (*rlc_capacity_cb)(const rlc_capacity_update *u, void *arg);
 
-/* Configuration of a distributed limiter (scope = swarm). */
+/* Configuration of a distributed limiter (scope = swarm). Fields after
+ * max_recovery were added later; their zero values keep the reference
+ * package's behaviour. */
 typedef struct rlc_distributed_config {
     rlc_bus *bus;
     const char *agent_id;
@@ -115,6 +118,9 @@ typedef struct rlc_distributed_config {
     int64_t recovery_interval_ns; /* 0 -> 30 s */
     double recovery_factor;       /* 0 -> 1.1 */
     bool max_recovery;            /* default() sets true */
+    const char *subject_prefix;   /* NULL -> "ratelimit" */
+    bool split;       /* capacity is the swarm's total, shared by agents */
+    int min_capacity; /* no cut goes below it; 0 -> 1 */
 } rlc_distributed_config;
 
 /*
@@ -133,6 +139,97 @@ RLC_EXPORT rlc_distributed_config rlc_distributed_config_default(void);
  */
 RLC_EXPORT rlc_status
 rlc_distributed_config_validate(const rlc_distributed_config *c);
+
+/*
+ * Message buses. A distributed limiter publishes capacity cuts on a bus and
+ * hears the other agents' there. A bus may be shared by any number of
+ * limiters; free it after the last of them.
+ */
+
+/*
+ * rlc_memory_bus_new - a bus inside this process, for tests and for
+ * several limiters of one program: a message published reaches every
+ * subscriber on the bus, in the publisher's thread, before publish
+ * returns. NULL when out of memory.
+ */
+RLC_EXPORT rlc_bus *rlc_memory_bus_new(void);
+
+/* How to reach a NATS server; NULL or 0 fields are not used. */
+typedef struct rlc_nats_options {
+    const char *url;   /* "nats://host:4222", or a comma-separated list;
+                          NULL -> "nats://127.0.0.1:4222" */
+    const char *name;  /* connection name, shown by the server */
+    const char *token; /* token authentication */
+    const char *user;  /* user/password authentication */
+    const char *password;
+    const char *creds_file; /* a .creds file: user JWT and nkey seed */
+    const char *tls_ca;     /* PEM file of CAs to trust (turns TLS on) */
+    const char *tls_cert;   /* PEM client certificate and key, for mTLS */
+    const char *tls_key;
+    int64_t reconnect_wait_ns; /* first retry delay; 0 -> 250 ms, doubling
+                                  up to 5 s */
+} rlc_nats_options;
+
+/*
+ * rlc_nats_bus_connect - a bus over the NATS server at url (NULL: the
+ * default above). rlc_nats_bus_connect_opts - the same with options.
+ *
+ * Returns RLC_OK and *out even when the server cannot be reached yet: the
+ * bus keeps reconnecting, forever, with backoff, and rlc_bus_connected()
+ * tells whether it is connected now. Returns RLC_EBUS (and *out NULL) only
+ * for what retrying cannot fix: a malformed URL, an unreadable credentials
+ * or certificate file; RLC_EINVAL for NULL out; RLC_ENOMEM.
+ */
+RLC_EXPORT rlc_status rlc_nats_bus_connect(const char *url, rlc_bus **out);
+RLC_EXPORT rlc_status rlc_nats_bus_connect_opts(const rlc_nats_options *o,
+                                                rlc_bus **out);
+
+/* rlc_bus_connected - whether messages can flow now (always, in memory). */
+RLC_EXPORT bool rlc_bus_connected(const rlc_bus *b);
+
+/*
+ * rlc_bus_publish - send len bytes of data on subject. Never blocks: while
+ * a NATS bus is disconnected messages are buffered (up to a bound) or
+ * dropped. Returns RLC_OK, RLC_EBUS (dropped), RLC_EINVAL.
+ */
+RLC_EXPORT rlc_status rlc_bus_publish(rlc_bus *b, const char *subject,
+                                      const void *data, size_t len);
+
+/* rlc_bus_free - close and free b. NULL is fine. */
+RLC_EXPORT void rlc_bus_free(rlc_bus *b);
+
+/*
+ * rlc_distributed_limiter_new - a limiter for a swarm: buckets in this
+ * process whose capacities follow the cuts of every agent on c->bus.
+ *
+ * rlc_announce_reduced() cuts by reduce_factor (not below min_capacity)
+ * and publishes the cut on <prefix>.capacity in the reference Go package's
+ * format; cuts from other agents are applied unless they come from this
+ * agent_id, name an unknown resource, do not parse, or are not below the
+ * configured capacity. A cut never raises a capacity. Each cut carries the
+ * capacity epoch it was made in, and a cut for an epoch already cut is
+ * ignored: agents that see the same burst of 429s together cut once. A cut
+ * capacity grows back by recovery_factor every recovery_interval (up to the
+ * configured one with max_recovery). With split, the configured capacity
+ * is the swarm's total: live agents (heartbeats on <prefix>.presence) hold
+ * equal shares of it. Capacity callbacks run for every cut and recovery.
+ *
+ * Returns RLC_OK and *out, RLC_EINVALCONFIG / RLC_EINVAL (see
+ * rlc_distributed_config_validate), RLC_EBUS, RLC_ENOMEM. The bus must
+ * outlive the limiter. A thread of the limiter's runs recovery and
+ * heartbeats; rlc_free() stops it.
+ */
+RLC_EXPORT rlc_status
+rlc_distributed_limiter_new(const rlc_distributed_config *c, rlc_limiter **out);
+
+/*
+ * rlc_distributed_limiter_new_with_clock - the same on an injected clock
+ * (see rlc_memory_limiter_new_with_clock): no thread is started, and
+ * recovery and heartbeats happen when rlc_clock_advanced() is called.
+ */
+RLC_EXPORT rlc_status rlc_distributed_limiter_new_with_clock(
+    const rlc_distributed_config *c, rlc_clock_fn now, void *arg,
+    rlc_limiter **out);
 
 /*
  * rlc_memory_limiter_new - a limiter whose buckets live in this process.
@@ -254,6 +351,16 @@ RLC_EXPORT rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource,
  */
 RLC_EXPORT void rlc_announce_reduced(rlc_limiter *l, const char *resource,
                                      const char *reason);
+
+/*
+ * rlc_announce_reduced_at - rlc_announce_reduced() for a 429 answering a
+ * request sent in capacity epoch `epoch` (rlc_capacity.epoch, read when the
+ * request left). If the capacity has been cut since, the 429 was the old
+ * capacity's answer and nothing is cut: a burst of 429s for requests sent
+ * before one cut costs that one cut only.
+ */
+RLC_EXPORT void rlc_announce_reduced_at(rlc_limiter *l, const char *resource,
+                                        const char *reason, uint64_t epoch);
 
 /*
  * rlc_get_capacity - fill *out with a snapshot of resource.
