@@ -111,6 +111,24 @@ static uint64_t recount_rebase(const rlc__gcra *from, uint64_t count,
     return count > shift ? (uint64_t)(count - shift) : 0;
 }
 
+/*
+ * A bucket at capacity starts its clock again at now (b->mu held): what it
+ * grew beyond capacity is dropped, as a bucket that cannot hold more must,
+ * so the token after a take comes a whole interval after it, not at the
+ * next tick of a grid laid down earlier (the generic cell rate algorithm's
+ * TAT = max(TAT, now) + T, on a count).
+ */
+static void restart_full_locked(rlc__bucket *b, int64_t now)
+{
+    rlc__gcra to;
+    uint64_t s = snapshot(b, &to);
+
+    if (to.cap > 0 && rlc__gcra_overflowing(&to, s & COUNT_MASK, now)) {
+        to.origin = now;
+        publish(b, &to, recount_convert, now);
+    }
+}
+
 /* Moves the origin forward so counts stay small; exact. b->mu held. */
 static void rebase_locked(rlc__bucket *b, int64_t now)
 {
@@ -137,6 +155,19 @@ static take_result take(rlc__bucket *b, int64_t now, int64_t *due, bool locked)
 
         if (g.cap == 0)
             return GONE;
+        /* Taking from a bucket at capacity restarts its clock (a slow
+         * path, once per idle spell: a draining bucket is never at
+         * capacity). Below a microsecond per token an early tick is
+         * harmless and the lock-free top-up is kept. */
+        if (g.window > g.cap * INT64_C(1000) &&
+            rlc__gcra_overflowing(&g, s & COUNT_MASK, now)) {
+            if (!locked)
+                pthread_mutex_lock(&b->mu);
+            restart_full_locked(b, now);
+            if (!locked)
+                pthread_mutex_unlock(&b->mu);
+            continue;
+        }
         if (!rlc__gcra_take(&g, s & COUNT_MASK, now, &n)) {
             if (due != NULL)
                 *due = rlc__gcra_next_due(&g, s & COUNT_MASK);

@@ -43,6 +43,15 @@ static bool full(const rlc__gcra *g, uint64_t consumed, int64_t e)
     return (i128)e * g->cap >= ((i128)consumed + 1) * g->window;
 }
 
+bool rlc__gcra_overflowing(const rlc__gcra *g, uint64_t consumed, int64_t now)
+{
+    int64_t e = elapsed(g, now);
+
+    /* At capacity (S - N >= C, that is e * C >= N * W) and time has run on
+     * past the origin: what has grown since would spill over. */
+    return e > 0 && (i128)e * g->cap >= (i128)consumed * g->window;
+}
+
 int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed, int64_t now)
 {
     int64_t e = elapsed(g, now);

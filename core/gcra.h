@@ -24,6 +24,12 @@ typedef struct rlc__gcra {
     int64_t origin; /* ns on the bucket's clock */
 } rlc__gcra;
 
+/* Is the bucket at capacity at now, with time gone by since the origin?
+ * Then part of a token may have grown beyond what it holds, and the next
+ * token after a take would come at the next multiple of W/C on the
+ * origin's grid, sooner than W/C after the take. */
+bool rlc__gcra_overflowing(const rlc__gcra *g, uint64_t consumed, int64_t now);
+
 /* Tokens available at now, 0..cap. */
 int64_t rlc__gcra_available(const rlc__gcra *g, uint64_t consumed, int64_t now);
 

@@ -226,6 +226,38 @@ static void test_limiter_starts_full_and_refills_at_the_rate(void **state)
     assert_int_equal(available(l, "api"), 10);
 }
 
+/* After an idle spell, a burst of the capacity, then the next token a
+ * whole interval later: never one more soon after (a strict server would
+ * answer it 429). */
+static void
+test_limiter_after_idle_next_token_is_a_full_interval_away(void **state)
+{
+    rlc_limiter *l = *state;
+
+    assert_int_equal(rlc_set_capacity(l, "a", 1, 50 * RLC_MILLISECOND), RLC_OK);
+    assert_true(rlc_try_acquire(l, "a"));
+    advance(l, 10 * RLC_SECOND + 30 * RLC_MILLISECOND); /* off the grid */
+    assert_true(rlc_try_acquire(l, "a"));
+    advance(l, 20 * RLC_MILLISECOND); /* the old grid's next tick */
+    assert_false(rlc_try_acquire(l, "a"));
+    advance(l, 30 * RLC_MILLISECOND - 1);
+    assert_false(rlc_try_acquire(l, "a"));
+    advance(l, 1);
+    assert_true(rlc_try_acquire(l, "a"));
+
+    /* the same with a burst: 3, then one each 100 ms from the burst */
+    assert_int_equal(rlc_set_capacity(l, "b", 3, 300 * RLC_MILLISECOND),
+                     RLC_OK);
+    advance(l, RLC_MINUTE + 70 * RLC_MILLISECOND);
+    for (int i = 0; i < 3; i++)
+        assert_true(rlc_try_acquire(l, "b"));
+    assert_false(rlc_try_acquire(l, "b"));
+    advance(l, 100 * RLC_MILLISECOND - 1);
+    assert_false(rlc_try_acquire(l, "b"));
+    advance(l, 1);
+    assert_true(rlc_try_acquire(l, "b"));
+}
+
 static void test_limiter_set_capacity_removes_on_invalid(void **state)
 {
     rlc_limiter *l = *state;
@@ -607,6 +639,7 @@ int main(void)
         T(test_limiter_misuse_gets_a_status),
         T(test_limiter_unknown_resource),
         T(test_limiter_starts_full_and_refills_at_the_rate),
+        T(test_limiter_after_idle_next_token_is_a_full_interval_away),
         T(test_limiter_set_capacity_removes_on_invalid),
         T(test_limiter_lowering_caps_raising_keeps),
         T(test_limiter_release_returns_a_token_never_above_total),
