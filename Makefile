@@ -53,14 +53,15 @@ say =
 endif
 
 CORE_SRC = core/status.c core/gcra.c core/wait.c core/cancel.c \
-           core/bucket.c core/limiter.c core/memory_limiter.c
+           core/bucket.c core/limiter.c core/memory_limiter.c \
+           core/distributed_limiter.c
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 .DEFAULT_GOAL := all
 
 # Test binaries are tests/<name>.c linked with librlc and cmocka; a module
 # adds its own, and what they link, in its build.mk.
-TESTS = test_gcra test_limiter test_concurrency
+TESTS = test_gcra test_limiter test_concurrency test_distributed
 # libFuzzer targets: tests/<name>.c, built by clang for `make fuzz`.
 FUZZERS =
 # Suites that drive real programs under the preload (python unittest).
@@ -68,11 +69,13 @@ INTEGRATION =
 # What `make` builds besides the library, tests and examples.
 PROGRAMS =
 
--include config/build.mk preload/build.mk preload/preload.mk
+-include core/wire.mk core/bus.mk config/build.mk preload/build.mk \
+         preload/preload.mk tools/build.mk
 
 TEST_BIN = $(TESTS:%=$(BUILD)/tests/%)
 EXAMPLES = $(BUILD)/examples/embedded
 BENCH_BIN = $(BUILD)/bench/bench_core
+PRELOAD_BENCH = $(BUILD)/bench/bench_preload $(BUILD)/bench/http_sink
 
 STATIC = $(BUILD)/librlc.a
 SHARED = $(BUILD)/librlc.so
@@ -142,10 +145,14 @@ asan:
 ubsan:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=undefined check
 tsan:
-	$(Q)$(MAKE) --no-print-directory SANITIZER=thread check
+	$(Q)TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" \
+		$(MAKE) --no-print-directory SANITIZER=thread check
 
-bench: $(BENCH_BIN)
+# The preload's figures follow the core's: curl and /bin/true with and
+# without librlpreload.so, against bench/http_sink on loopback.
+bench: $(BENCH_BIN) $(PRELOAD_BENCH) $(PRELOAD_SO) $(RLRUN)
 	$(Q)$(BENCH_BIN)
+	$(Q)$(BUILD)/bench/bench_preload $(BUILD)
 
 # The main job: an unmodified agent against a rate-limited local API,
 # without and then with rlrun, side by side.
@@ -162,7 +169,8 @@ $(BUILD)/rlc.pc: Makefile core/include/rlc.h
 		'libdir=$(LIBDIR)' '' 'Name: rlc' \
 		'Description: rate limit coordination for swarms of agents' \
 		'Version: $(VERSION)' 'Cflags: -I$${includedir}' \
-		'Libs: -L$${libdir} -lrlc' 'Libs.private: -pthread' > $@
+		'Libs: -L$${libdir} -lrlc' \
+		'Libs.private: -pthread -ljansson -lnats' > $@
 
 install: lib $(BUILD)/rlc.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) \

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench_swarm.py - how fast a cut reaches a swarm: 20 agents, each its
+own process (build/tests/swarm_agent) with a distributed limiter on a real
+nats-server on loopback. One agent announces a cut; the time until every
+other agent has applied it is one sample (CLOCK_REALTIME stamps printed by
+the agents, all on this machine). Usage: bench_swarm.py BUILD-DIR
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+AGENTS = 20
+TRIALS = 100
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Agent:
+    def __init__(self, exe, url, agent_id):
+        self.proc = subprocess.Popen([exe, "-n", "1000000", url, agent_id],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        self.changes = {}  # capacity -> realtime ns
+        self.announced = []
+        self.ready = threading.Event()
+        self.acks = threading.Semaphore(0)
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            f = line.split()
+            if f[0] == "ready":
+                self.ready.set()
+            elif f[0] == "change":
+                self.changes[int(f[2])] = int(f[3])
+            elif f[0] == "announced":
+                self.announced.append(int(f[1]))
+            elif f[0] == "set":
+                self.acks.release()
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    exe = os.path.join(build, "tests", "swarm_agent")
+    server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    port = free_port()
+    nats = subprocess.Popen([server, "-a", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = "nats://127.0.0.1:%d" % port
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        agents = [Agent(exe, url, "agent-%02d" % i) for i in range(AGENTS)]
+        for a in agents:
+            a.ready.wait(10)
+        time.sleep(0.5)
+        all_applied, each = [], []
+        for t in range(TRIALS):
+            for a in agents:  # back to full capacity everywhere
+                a.send("set 1000000")
+            for a in agents:
+                a.acks.acquire(timeout=10)
+            sender = agents[t % AGENTS]
+            sender.send("announce")
+            deadline = time.monotonic() + 5
+            others = [a for a in agents if a is not sender]
+            while time.monotonic() < deadline and not all(
+                    500000 in a.changes for a in others):
+                time.sleep(0.001)
+            t0 = sender.announced[-1]
+            lat = [(a.changes.pop(500000) - t0) / 1e6 for a in others
+                   if 500000 in a.changes]
+            sender.changes.pop(500000, None)
+            if len(lat) == len(others):
+                all_applied.append(max(lat))
+                each.extend(lat)
+        for a in agents:
+            a.send("quit")
+        for a in agents:
+            a.proc.wait(timeout=10)
+    finally:
+        nats.kill()
+        nats.wait()
+    print()
+    print("%-44s %10s %10s %10s" % ("cut convergence, %d agents (processes)"
+                                    % AGENTS, "p50 ms", "p99 ms", "target"))
+    print("%-44s %10.2f %10.2f %10s" % ("until all applied it (%d cuts)"
+                                        % len(all_applied),
+                                        percentile(all_applied, 50),
+                                        percentile(all_applied, 99),
+                                        "p99<=10"))
+    print("%-44s %10.2f %10.2f" % ("until each one applied it",
+                                   percentile(each, 50),
+                                   percentile(each, 99)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_distributed.c - the distributed limiter on in-process buses and an
+ * injected clock: cuts, what is ignored, epochs, recovery, fair shares.
+ *
+ * Besides the memory bus, a "held" bus defined here queues what is
+ * published until the test delivers it, so agents can act "at the same
+ * time", before hearing each other, and can be cut off from the bus.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bus.h"
+#include "rlc.h"
+#include "wire.h"
+
+/* "ünïcode-资源", the fourth reference message's resource */
+#define UNICODE_NAME                                                           \
+    "\xc3\xbcn\xc3\xaf"                                                        \
+    "code-\xe8\xb5\x84\xe6\xba\x90"
+
+static _Atomic int64_t fake_now;
+
+static int64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return atomic_load(&fake_now);
+}
+
+/* ---- a bus that holds messages until told to deliver -------------------- */
+
+struct held_sub {
+    rlc__bus_sub base; /* fn, arg */
+    char subject[64];
+    bool gone;
+};
+
+struct held_msg {
+    char subject[64];
+    char data[2048];
+    size_t len;
+};
+
+typedef struct held_bus {
+    rlc_bus base;
+    struct held_sub *subs[64];
+    int nsubs;
+    struct held_msg *queue;
+    int nqueue;
+    bool up;
+} held_bus;
+
+static rlc_status held_publish(rlc_bus *b, const char *subject,
+                               const void *data, size_t len)
+{
+    held_bus *h = (held_bus *)b;
+    struct held_msg *m;
+
+    if (!h->up || len > sizeof(m->data))
+        return RLC_EBUS;
+    h->queue = realloc(h->queue, sizeof(*m) * (size_t)(h->nqueue + 1));
+    m = &h->queue[h->nqueue++];
+    snprintf(m->subject, sizeof(m->subject), "%s", subject);
+    memcpy(m->data, data, len);
+    m->len = len;
+    return RLC_OK;
+}
+
+static rlc_status held_subscribe(rlc_bus *b, const char *subject,
+                                 rlc__bus_msg_fn fn, void *arg,
+                                 rlc__bus_sub **out)
+{
+    held_bus *h = (held_bus *)b;
+    struct held_sub *s = calloc(1, sizeof(*s));
+
+    snprintf(s->subject, sizeof(s->subject), "%s", subject);
+    s->base.fn = fn;
+    s->base.arg = arg;
+    h->subs[h->nsubs++] = s;
+    *out = &s->base;
+    return RLC_OK;
+}
+
+static void held_unsubscribe(rlc_bus *b, rlc__bus_sub *s)
+{
+    (void)b;
+    ((struct held_sub *)s)->gone = true;
+}
+
+static bool held_connected(const rlc_bus *b)
+{
+    return ((const held_bus *)b)->up;
+}
+
+static void held_destroy(rlc_bus *b)
+{
+    held_bus *h = (held_bus *)b;
+
+    for (int i = 0; i < h->nsubs; i++)
+        free(h->subs[i]);
+    free(h->queue);
+    free(h);
+}
+
+static const rlc__bus_ops held_ops = {
+    .publish = held_publish,
+    .subscribe = held_subscribe,
+    .unsubscribe = held_unsubscribe,
+    .connected = held_connected,
+    .destroy = held_destroy,
+};
+
+static held_bus *held_bus_new(void)
+{
+    held_bus *h = calloc(1, sizeof(*h));
+
+    h->base.ops = &held_ops;
+    h->up = true;
+    return h;
+}
+
+/* Delivers everything queued (and what that causes), in order. */
+static int deliver(held_bus *h)
+{
+    int n = 0;
+
+    while (h->nqueue > 0) {
+        struct held_msg m = h->queue[0];
+
+        memmove(h->queue, h->queue + 1, sizeof(m) * (size_t)--h->nqueue);
+        for (int i = 0; i < h->nsubs; i++)
+            if (!h->subs[i]->gone &&
+                strcmp(h->subs[i]->subject, m.subject) == 0)
+                h->subs[i]->base.fn(m.subject, m.data, m.len,
+                                    h->subs[i]->base.arg);
+        n++;
+    }
+    return n;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static rlc_limiter *agent(rlc_bus *bus, const char *id, bool split)
+{
+    rlc_distributed_config c = rlc_distributed_config_default();
+    rlc_limiter *l = NULL;
+
+    c.bus = bus;
+    c.agent_id = id;
+    c.split = split;
+    assert_int_equal(
+        rlc_distributed_limiter_new_with_clock(&c, fake_clock, NULL, &l),
+        RLC_OK);
+    return l;
+}
+
+static int total(rlc_limiter *l, const char *r)
+{
+    rlc_capacity c;
+
+    assert_true(rlc_get_capacity(l, r, &c));
+    return c.total;
+}
+
+static void advance(rlc_limiter **agents, int n, int64_t ns)
+{
+    atomic_fetch_add(&fake_now, ns);
+    for (int i = 0; i < n; i++)
+        rlc_clock_advanced(agents[i]);
+}
+
+struct seen {
+    int calls;
+    char agent[64], reason[128];
+    int capacity;
+};
+
+static void on_change(const rlc_capacity_update *u, void *arg)
+{
+    struct seen *s = arg;
+
+    s->calls++;
+    snprintf(s->agent, sizeof(s->agent), "%s", u->agent_id);
+    snprintf(s->reason, sizeof(s->reason), "%s", u->reason);
+    s->capacity = u->new_capacity;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    atomic_store(&fake_now, 5000 * RLC_SECOND);
+    return 0;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_distributed_cut_is_applied_by_the_others(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *a = agent(bus, "a", false), *b = agent(bus, "b", false);
+    struct seen sa = {0}, sb = {0};
+
+    (void)state;
+    rlc_on_capacity_change(a, on_change, &sa);
+    rlc_on_capacity_change(b, on_change, &sb);
+    assert_int_equal(rlc_set_capacity(a, "api", 100, RLC_MINUTE), RLC_OK);
+    assert_int_equal(rlc_set_capacity(b, "api", 100, RLC_MINUTE), RLC_OK);
+    rlc_announce_reduced(a, "api", "HTTP 429 from api.example.com");
+    assert_int_equal(total(a, "api"), 50);
+    assert_int_equal(total(b, "api"), 50);
+    assert_int_equal(sa.calls, 1);
+    assert_int_equal(sb.calls, 1);
+    assert_string_equal(sb.agent, "a");
+    assert_string_equal(sb.reason, "HTTP 429 from api.example.com");
+    assert_int_equal(sb.capacity, 50);
+    /* a second 429, seen after the first cut: a second cut */
+    rlc_announce_reduced(b, "api", "again");
+    assert_int_equal(total(a, "api"), 25);
+    assert_int_equal(total(b, "api"), 25);
+    rlc_free(a);
+    rlc_free(b);
+    rlc_bus_free(bus);
+}
+
+/* A 429 for a request sent before a cut another agent made: no new cut. */
+static void test_distributed_announce_at_an_old_epoch(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *a = agent(bus, "a", false), *b = agent(bus, "b", false);
+    rlc_capacity c;
+    uint64_t sent_in;
+
+    (void)state;
+    assert_int_equal(rlc_set_capacity(a, "api", 80, RLC_MINUTE), RLC_OK);
+    assert_int_equal(rlc_set_capacity(b, "api", 80, RLC_MINUTE), RLC_OK);
+    assert_true(rlc_get_capacity(b, "api", &c));
+    sent_in = c.epoch;
+    rlc_announce_reduced(a, "api", "429"); /* heard by b: epoch 1 */
+    assert_true(rlc_get_capacity(b, "api", &c));
+    assert_int_equal(c.epoch, 1);
+    rlc_announce_reduced_at(b, "api", "429", sent_in);
+    assert_int_equal(total(a, "api"), 40);
+    assert_int_equal(total(b, "api"), 40);
+    rlc_announce_reduced_at(b, "api", "429", 1);
+    assert_int_equal(total(a, "api"), 20);
+    rlc_free(a);
+    rlc_free(b);
+    rlc_bus_free(bus);
+}
+
+/* Ten agents see the same burst of 429s before hearing each other: one
+ * cut (50 %), not ten (0.1 %). */
+static void test_distributed_simultaneous_cuts_cost_one(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *agents[10];
+    char id[16];
+
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "agent-%d", i);
+        agents[i] = agent(&h->base, id, false);
+        assert_int_equal(rlc_set_capacity(agents[i], "api", 60, RLC_MINUTE),
+                         RLC_OK);
+    }
+    for (int i = 0; i < 10; i++)
+        rlc_announce_reduced(agents[i], "api", "429");
+    assert_int_equal(deliver(h), 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(total(agents[i], "api"), 30);
+    /* and the next cut, once everyone has heard, is one more */
+    rlc_announce_reduced(agents[3], "api", "429");
+    deliver(h);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(total(agents[i], "api"), 15);
+        rlc_free(agents[i]);
+    }
+    rlc_bus_free(&h->base);
+}
+
+static void publish_json(rlc_bus *bus, const char *json)
+{
+    assert_int_equal(
+        rlc_bus_publish(bus, "ratelimit.capacity", json, strlen(json)), RLC_OK);
+}
+
+static void test_distributed_ignores_what_is_not_a_cut(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *b = agent(bus, "b", false);
+    struct seen sb = {0};
+
+    (void)state;
+    rlc_on_capacity_change(b, on_change, &sb);
+    assert_int_equal(rlc_set_capacity(b, "api", 100, RLC_MINUTE), RLC_OK);
+    /* its own agent id */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"b\","
+                      "\"new_capacity\":10,\"reason\":\"\"}");
+    /* an unknown resource */
+    publish_json(bus, "{\"resource\":\"other\",\"agent_id\":\"x\","
+                      "\"new_capacity\":10,\"reason\":\"\"}");
+    /* not below the configured capacity */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":100,\"reason\":\"\"}");
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":150,\"reason\":\"\"}");
+    /* not a positive integer, or not JSON at all */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":0,\"reason\":\"\"}");
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":-5,\"reason\":\"\"}");
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":\"10\",\"reason\":\"\"}");
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":10.5,\"reason\":\"\"}");
+    publish_json(bus, "not json");
+    publish_json(bus, "{\"resource\":\"api\"");
+    assert_int_equal(total(b, "api"), 100);
+    assert_int_equal(sb.calls, 0);
+    /* a real one still works after all that */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":40,\"reason\":\"429\"}");
+    assert_int_equal(total(b, "api"), 40);
+    assert_int_equal(sb.calls, 1);
+    /* a cut never raises a capacity */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"y\","
+                      "\"new_capacity\":70,\"reason\":\"429\"}");
+    assert_int_equal(total(b, "api"), 40);
+    rlc_free(b);
+    rlc_bus_free(bus);
+}
+
+/* Messages exactly as the reference Go package encodes them. */
+static void test_distributed_applies_reference_go_messages(void **state)
+{
+    char path[4096], line[4096];
+    const char *shared = getenv("RLC_SHARED");
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *l = agent(bus, "c-agent", false);
+    FILE *f;
+    int n = 0;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/wire/reference-go-capacity-updates.jsonl",
+             shared != NULL ? shared : "../shared");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(rlc_set_capacity(l, "openai-api", 60, RLC_MINUTE), RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "shared-api", 100, RLC_MINUTE),
+                     RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "anthropic", 5, RLC_MINUTE), RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, UNICODE_NAME, 20, RLC_MINUTE), RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "api", 10, RLC_MINUTE), RLC_OK);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        publish_json(bus, line);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 5);
+    assert_int_equal(total(l, "openai-api"), 30);
+    assert_int_equal(total(l, "shared-api"), 50);
+    assert_int_equal(total(l, "anthropic"), 1);
+    assert_int_equal(total(l, UNICODE_NAME), 12);
+    assert_int_equal(total(l, "api"), 10); /* capacity 0: ignored */
+    rlc_free(l);
+    rlc_bus_free(bus);
+}
+
+/* What we publish, a Go agent can read: the reference field names. */
+static void test_distributed_publishes_the_reference_format(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *a = agent(&h->base, "agent-7", false);
+    rlc__capacity_msg m;
+
+    (void)state;
+    assert_int_equal(rlc_set_capacity(a, "openai", 60, RLC_MINUTE), RLC_OK);
+    rlc_announce_reduced(a, "openai", "HTTP 429 from api.openai.com");
+    assert_int_equal(h->nqueue, 1);
+    assert_string_equal(h->queue[0].subject, "ratelimit.capacity");
+    assert_int_equal(
+        rlc__wire_decode_capacity(h->queue[0].data, h->queue[0].len, &m),
+        RLC_OK);
+    assert_string_equal(m.resource, "openai");
+    assert_string_equal(m.agent_id, "agent-7");
+    assert_int_equal(m.new_capacity, 30);
+    assert_string_equal(m.reason, "HTTP 429 from api.openai.com");
+    assert_true(m.has_timestamp);
+    assert_true(m.has_epoch);
+    assert_int_equal(m.epoch, 0);
+    h->queue[0].data[h->queue[0].len] = '\0';
+    assert_non_null(strstr(h->queue[0].data, "\"new_capacity\":30"));
+    rlc_free(a);
+    rlc_bus_free(&h->base);
+}
+
+static void test_distributed_recovers_by_factor_up_to_the_original(void **s)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *a = agent(bus, "a", false);
+    struct seen sa = {0};
+    static const int steps[] = {55, 60, 66, 72, 79, 86, 94, 100, 100};
+
+    (void)s;
+    assert_int_equal(rlc_set_capacity(a, "api", 100, RLC_MINUTE), RLC_OK);
+    rlc_announce_reduced(a, "api", "429");
+    assert_int_equal(total(a, "api"), 50);
+    rlc_on_capacity_change(a, on_change, &sa);
+    advance(&a, 1, 30 * RLC_SECOND - 1);
+    assert_int_equal(total(a, "api"), 50); /* not a nanosecond early */
+    advance(&a, 1, 1);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        assert_int_equal(total(a, "api"), steps[i]);
+        advance(&a, 1, 30 * RLC_SECOND);
+    }
+    assert_int_equal(sa.calls, 8); /* one per step, none once recovered */
+    assert_string_equal(sa.reason, "recovery");
+    rlc_free(a);
+    rlc_bus_free(bus);
+}
+
+static void test_distributed_never_below_the_floor(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_distributed_config c = rlc_distributed_config_default();
+    rlc_limiter *a = NULL;
+
+    (void)state;
+    c.bus = bus;
+    c.agent_id = "a";
+    c.min_capacity = 3;
+    assert_int_equal(
+        rlc_distributed_limiter_new_with_clock(&c, fake_clock, NULL, &a),
+        RLC_OK);
+    assert_int_equal(rlc_set_capacity(a, "api", 40, RLC_MINUTE), RLC_OK);
+    for (int i = 0; i < 20; i++)
+        rlc_announce_reduced(a, "api", "429");
+    assert_int_equal(total(a, "api"), 3);
+    /* nor do other agents' cuts take it lower */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":1,\"reason\":\"\"}");
+    assert_int_equal(total(a, "api"), 3);
+    rlc_free(a);
+    rlc_bus_free(bus);
+}
+
+/* split: the configured capacity is the swarm's; agents share it. */
+static void test_distributed_split_shares_among_live_agents(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[3];
+    const char *ids[3] = {"a", "b", "c"};
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        ag[i] = agent(&h->base, ids[i], true);
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 10, RLC_SECOND),
+                         RLC_OK);
+    }
+    deliver(h); /* the first heartbeats */
+    /* 10 among a, b, c: 4, 3, 3 — adding up to 10 exactly */
+    assert_int_equal(total(ag[0], "api"), 4);
+    assert_int_equal(total(ag[1], "api"), 3);
+    assert_int_equal(total(ag[2], "api"), 3);
+    /* c leaves cleanly: 5, 5 */
+    rlc_free(ag[2]);
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 5);
+    assert_int_equal(total(ag[1], "api"), 5);
+    /* b goes silent: after three missed heartbeats a has it all */
+    for (int i = 0; i < 3; i++) {
+        advance(ag, 1, RLC_SECOND);
+        deliver(h);
+    }
+    assert_int_equal(total(ag[0], "api"), 5);
+    advance(ag, 1, RLC_SECOND + 1);
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 10);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+/* Fewer tokens than agents: each gets one token per longer window. */
+static void test_distributed_split_below_one_token_each(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[4];
+    const char *ids[4] = {"a", "b", "c", "d"};
+    rlc_capacity c;
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        ag[i] = agent(&h->base, ids[i], true);
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 2, RLC_SECOND), RLC_OK);
+    }
+    deliver(h);
+    for (int i = 0; i < 4; i++) {
+        assert_true(rlc_get_capacity(ag[i], "api", &c));
+        assert_int_equal(c.total, 1);
+        assert_int_equal(c.window_ns, 2 * RLC_SECOND);
+    }
+    for (int i = 0; i < 4; i++)
+        rlc_free(ag[i]);
+    rlc_bus_free(&h->base);
+}
+
+/* While the bus is down nobody is forgotten: shares do not grow. */
+static void test_distributed_outage_freezes_shares(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+
+    (void)state;
+    ag[0] = agent(&h->base, "a", true);
+    ag[1] = agent(&h->base, "b", true);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 20, RLC_SECOND),
+                         RLC_OK);
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 10);
+    h->up = false;
+    h->nqueue = 0;
+    advance(ag, 2, 60 * RLC_SECOND);
+    assert_int_equal(total(ag[0], "api"), 10);
+    assert_int_equal(total(ag[1], "api"), 10);
+    h->up = true;
+    advance(ag, 2, RLC_SECOND);
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 10);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+/* Thousands of hostile messages: no crash, the floor holds. */
+static void test_distributed_flood_of_cuts(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *a = agent(bus, "a", false);
+    char json[256];
+
+    (void)state;
+    assert_int_equal(rlc_set_capacity(a, "api", 1000, RLC_MINUTE), RLC_OK);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"resource\":\"api\",\"agent_id\":\"x%d\","
+                 "\"new_capacity\":%d,\"reason\":\"flood\","
+                 "\"rlc_epoch\":%d}",
+                 i, 1000 - i % 1000 - (i % 7 == 0 ? 2000 : 0), i % 3);
+        publish_json(bus, json);
+    }
+    assert_true(total(a, "api") >= 1);
+    assert_true(total(a, "api") <= 1000);
+    rlc_free(a);
+    rlc_bus_free(bus);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_distributed_cut_is_applied_by_the_others,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_simultaneous_cuts_cost_one,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_announce_at_an_old_epoch,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_ignores_what_is_not_a_cut,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_applies_reference_go_messages,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_publishes_the_reference_format,
+                               setup),
+        cmocka_unit_test_setup(
+            test_distributed_recovers_by_factor_up_to_the_original, setup),
+        cmocka_unit_test_setup(test_distributed_never_below_the_floor, setup),
+        cmocka_unit_test_setup(test_distributed_split_shares_among_live_agents,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_split_below_one_token_each,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_outage_freezes_shares, setup),
+        cmocka_unit_test_setup(test_distributed_flood_of_cuts, setup),
+    };
+
+    return cmocka_run_group_tests_name("distributed", tests, NULL, NULL);
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_swarm.py - distributed limiters in separate processes over a real
+nats-server, started here on a free loopback port.
+
+Each agent is build/tests/swarm_agent: one process, one distributed
+limiter, commands on stdin, capacity changes on stdout.
+"""
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+AGENT = os.path.join(BUILD, "tests", "swarm_agent")
+RLCTL = os.path.join(BUILD, "rlctl")
+SHARED = os.environ.get("RLC_SHARED", os.path.join(ROOT, "..", "shared"))
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nats:
+    """A nats-server of our own, on loopback."""
+
+    def __init__(self, port=None, token=None):
+        self.port = port or free_port()
+        self.token = token
+        self.start()
+
+    def start(self):
+        args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.token:
+            args += ["--auth", self.token]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    @property
+    def url(self):
+        return "nats://127.0.0.1:%d" % self.port
+
+
+class Agent:
+    """One swarm_agent process."""
+
+    def __init__(self, url, agent_id, *options):
+        self.id = agent_id
+        self.proc = subprocess.Popen([AGENT, *options, url, agent_id],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        self.lines = queue.Queue()
+        self.changes = []
+        self.announced = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.expect("ready")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if line.startswith("change "):
+                _, who, cap, ns = line.split()
+                self.changes.append((who, int(cap), int(ns)))
+            elif line.startswith("announced "):
+                self.announced.append(int(line.split()[1]))
+            else:
+                self.lines.put(line)
+
+    def send(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def expect(self, prefix, timeout=10):
+        line = self.lines.get(timeout=timeout)
+        if not line.startswith(prefix):
+            raise AssertionError("expected %r, got %r" % (prefix, line))
+        return line
+
+    def ask(self, command):
+        self.send(command)
+        return self.expect(command.split()[0]).split(" ", 1)[1]
+
+    def total(self):
+        return int(self.ask("total"))
+
+    def connected(self):
+        return self.ask("connected") == "1"
+
+    def stop(self, kill=False):
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.send("quit")
+        self.proc.wait(timeout=10)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+def wait_until(predicate, timeout=10, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class SwarmTest(unittest.TestCase):
+    token = None
+
+    def setUp(self):
+        self.assertTrue(os.access(NATS_SERVER, os.X_OK),
+                        "nats-server is not installed")
+        self.nats = Nats(token=self.token)
+        self.addCleanup(lambda: self.nats.stop())
+        self.agents = []
+
+    def tmp(self):
+        d = tempfile.mkdtemp(prefix="rlc-swarm-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def agent(self, agent_id, *options):
+        a = Agent(self.nats.url, agent_id, *options)
+        self.agents.append(a)
+        self.addCleanup(a.stop)
+        return a
+
+
+class Cuts(SwarmTest):
+    def test_cut_reaches_every_process(self):
+        a, b, c = (self.agent(x) for x in "abc")
+        time.sleep(0.2)  # subscriptions in place on the server
+        a.send("announce HTTP 429")
+        for other in (b, c):
+            self.assertTrue(wait_until(lambda: other.total() == 50), other.id)
+            self.assertEqual(other.changes[-1][:2], ("a", 50))
+        self.assertEqual(a.total(), 50)
+
+    def test_ten_simultaneous_announcers_cut_once(self):
+        agents = [self.agent("agent-%d" % i) for i in range(10)]
+        time.sleep(0.3)
+        epochs = [int(a.ask("epoch")) for a in agents]
+        self.assertEqual(epochs, [0] * 10)
+        # all ten saw a 429 for a request sent in epoch 0
+        for a in agents:
+            a.send("announce_at 0")
+        time.sleep(1.0)
+        totals = [a.total() for a in agents]
+        self.assertEqual(totals, [50] * 10)  # one cut, not 0.1 %
+
+    def test_reference_go_messages_are_understood(self):
+        a = self.agent("c-agent", "-r", "openai-api", "-n", "60")
+        sender = self.agent("sender", "-r", "other")
+        time.sleep(0.2)
+        path = os.path.join(SHARED, "wire",
+                            "reference-go-capacity-updates.jsonl")
+        with open(path) as f:
+            first = f.readline().strip()
+        self.assertEqual(sender.ask("raw ratelimit.capacity " + first), "success")
+        self.assertTrue(wait_until(lambda: a.total() == 30))
+        self.assertEqual(a.changes[-1][:2], ("agent-1", 30))
+
+    def test_malformed_messages_are_dropped(self):
+        a = self.agent("a")
+        sender = self.agent("sender", "-r", "other")
+        time.sleep(0.2)
+        for junk in ('{"resource":"api","agent_id":"x","new_capacity":1e999}',
+                     '{"resource":"api","agent_id":"x","new_capacity":-1}',
+                     '{"resource":"api","agent_id":"x"}', "[]", "\x00\x01",
+                     '{"resource":"api","agent_id":"x","new_capacity":NaN}'):
+            sender.ask("raw ratelimit.capacity " + junk)
+        sender.ask('raw ratelimit.capacity {"resource":"api",'
+                   '"agent_id":"x","new_capacity":70,"reason":"ok"}')
+        self.assertTrue(wait_until(lambda: a.total() == 70))
+        self.assertEqual([c[:2] for c in a.changes], [("x", 70)])
+
+    def test_recovery_in_each_process(self):
+        a = self.agent("a", "-i", "300")
+        b = self.agent("b", "-i", "300")
+        time.sleep(0.2)
+        a.send("announce")
+        self.assertTrue(wait_until(lambda: b.total() == 50))
+        # 50 -> 55 -> 60 -> ... -> 100, every 300 ms
+        self.assertTrue(wait_until(lambda: b.total() == 100, timeout=8))
+        self.assertTrue(wait_until(lambda: a.total() == 100, timeout=8))
+
+
+class Rlctl(SwarmTest):
+    def test_watch_and_status(self):
+        ini = os.path.join(self.tmp(), "rlc.ini")
+        with open(ini, "w") as f:
+            f.write("[limiter]\nnats_url = %s\n[api]\nhosts = x.example\n"
+                    "capacity = 100\nwindow = 1m\nscope = swarm\n"
+                    % self.nats.url)
+        watch = subprocess.Popen([RLCTL, "-c", ini, "watch"],
+                                 stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        a = self.agent("agent-a", "-s")
+        b = self.agent("agent-b", "-s")
+        self.assertTrue(wait_until(lambda: a.total() == 50))
+        status = subprocess.run([RLCTL, "-c", ini, "status"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertIn("2 live agents", status.stdout)
+        self.assertRegex(status.stdout, r"agent-a +50")
+        self.assertRegex(status.stdout, r"agent-b +50")
+        a.send("announce HTTP 429 from x.example")
+        self.assertTrue(wait_until(lambda: b.total() == 25))
+        b.stop()
+        time.sleep(0.5)
+        watch.terminate()
+        out = watch.communicate(timeout=10)[0]
+        self.assertRegex(out, r"joined +agent-a")
+        self.assertRegex(out, r"joined +agent-b")
+        self.assertRegex(out, r"cut +api 100 -> 50 by agent-a "
+                              r"\(HTTP 429 from x.example\)")
+        self.assertRegex(out, r"left +agent-b")
+
+
+class FairShare(SwarmTest):
+    def test_shares_follow_agents_joining_and_leaving(self):
+        a = self.agent("a", "-s", "-n", "12", "-w", "1000")
+        b = self.agent("b", "-s", "-n", "12", "-w", "1000")
+        self.assertTrue(wait_until(lambda: a.total() == 6 and b.total() == 6))
+        c = self.agent("c", "-s", "-n", "12", "-w", "1000")
+        self.assertTrue(wait_until(
+            lambda: (a.total(), b.total(), c.total()) == (4, 4, 4)))
+        c.stop()  # leaves cleanly: shares return at once
+        self.assertTrue(wait_until(lambda: a.total() == 6, timeout=3))
+        d = self.agent("d", "-s", "-n", "12", "-w", "1000")
+        self.assertTrue(wait_until(lambda: d.total() == 4))
+        d.stop(kill=True)  # dies: its share returns after missed beats
+        t0 = time.monotonic()
+        self.assertTrue(wait_until(lambda: a.total() == 6, timeout=10))
+        self.assertGreater(time.monotonic() - t0, 1.5)
+
+
+class Outages(SwarmTest):
+    def test_server_killed_and_restarted(self):
+        a = self.agent("a", "-s", "-n", "10")
+        b = self.agent("b", "-s", "-n", "10")
+        self.assertTrue(wait_until(lambda: a.total() == 5 and b.total() == 5))
+        self.nats.stop()
+        self.assertTrue(wait_until(lambda: not a.connected(), timeout=5))
+        # announcing while disconnected never holds the caller
+        t0 = time.monotonic()
+        a.send("announce")
+        a.ask("total")
+        self.assertLess(time.monotonic() - t0, 0.5)
+        time.sleep(4)  # long past three heartbeats: nobody is forgotten
+        self.assertEqual(b.total(), 5)
+        self.nats.start()
+        self.assertTrue(wait_until(lambda: a.connected() and b.connected(),
+                                   timeout=15))
+        time.sleep(0.3)
+        b.send("announce")
+        self.assertTrue(wait_until(lambda: a.total() < 5, timeout=5))
+
+    def test_server_down_at_start(self):
+        self.nats.stop()
+        a = self.agent("a")
+        self.assertFalse(a.connected())
+        self.assertEqual(a.total(), 100)  # limiting all the same
+        self.nats.start()
+        self.assertTrue(wait_until(a.connected, timeout=15))
+
+
+class TokenAuth(SwarmTest):
+    token = "s3cret-token"
+
+    def test_right_token_connects_wrong_is_refused(self):
+        good = self.agent("good", "-t", self.token)
+        self.assertTrue(wait_until(good.connected))
+        # a token the server refuses is not worth retrying: an error
+        bad = subprocess.run([AGENT, "-t", "wrong", self.nats.url, "bad"],
+                             input="quit\n", capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("message bus error", bad.stderr)
+        good2 = self.agent("good2", "-t", self.token)
+        self.assertTrue(wait_until(good2.connected))
+        time.sleep(0.2)
+        good.send("announce")
+        self.assertTrue(wait_until(lambda: good2.total() == 50))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
