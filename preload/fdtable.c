@@ -53,6 +53,9 @@ struct rlp_conn *rlp_conn_new(void)
     c->res = NULL;
     c->charged = false;
     c->prepaid = 0;
+    c->recv_blind = false;
+    c->dev = 0;
+    c->ino = 0;
     c->host[0] = '\0';
     memset(&c->peer, 0, sizeof(c->peer));
     c->port = 0;

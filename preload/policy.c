@@ -216,6 +216,24 @@ static bool decide(struct rlp_conn *c, const rlc_http1_sent *first)
     return c->state == RLP_MAPPED;
 }
 
+/*
+ * Is fd still the socket c was made for? A close that bypasses the close
+ * hook (fclose of an fdopen'ed socket, closefrom) leaves c in the slot,
+ * and the number may now be a file or another socket. Checked before the
+ * moments that matter (a caller held for a token, a 429 acted on), not on
+ * every call.
+ */
+static bool same_socket(int fd, const struct rlp_conn *c)
+{
+    struct stat st;
+    int saved = errno;
+    bool same =
+        fstat(fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino;
+
+    errno = saved;
+    return same;
+}
+
 /* ---- the two paths ------------------------------------------------------ */
 
 static ssize_t outgoing(const struct out_call *o)
@@ -276,6 +294,12 @@ static ssize_t outgoing(const struct out_call *o)
     }
     rlp_conn_unlock(c);
 
+    if (tokens > 0 && !same_socket(o->fd, c)) {
+        rlp_conn_unpin(c);
+        rlp_fd_detach(o->fd); /* stale: closed behind our back */
+        errno = saved;
+        return real_out(o);
+    }
     if (tokens > 0 && rlp_charge(res, tokens) != 0) {
         /* Nothing is sent: undo what this call took. */
         rlp_conn_lock(c);
@@ -344,7 +368,8 @@ static void feed_received(struct rlp_conn *c, const struct in_call *i,
         memcpy(host, c->host, sizeof(host));
         rlp_conn_unlock(c);
         for (int r = 0; r < got.nresponses; r++)
-            rlp_response(res, host, &got.responses[r]);
+            if (got.responses[r].status != 429 || same_socket(i->fd, c))
+                rlp_response(res, host, &got.responses[r]);
         done -= len;
     }
 }
@@ -361,8 +386,13 @@ static ssize_t incoming(const struct in_call *i)
         return real_in(i);
     done = real_in(i);
     err = errno;
-    /* Peeked bytes will be read again: they are parsed then. */
-    if (done > 0 && !(i->flags & MSG_PEEK) && c->state == RLP_MAPPED)
+    /* Peeked bytes will be read again: they are parsed then. MSG_TRUNC
+     * discards bytes unseen (the buffer may even be NULL): the responses
+     * can no longer be followed on this connection. */
+    if (done > 0 && (i->flags & MSG_TRUNC))
+        c->recv_blind = true;
+    else if (done > 0 && !(i->flags & MSG_PEEK) && c->state == RLP_MAPPED &&
+             !c->recv_blind)
         feed_received(c, i, (size_t)done);
     rlp_conn_unpin(c);
     errno = err;
@@ -377,6 +407,7 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
     const rlc_config *cfg;
     const rlc_resource_config *rc;
     struct rlp_conn *c;
+    struct stat st;
     int type = 0;
     socklen_t tlen = sizeof(type);
 
@@ -388,9 +419,13 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
         type != SOCK_STREAM)
         return; /* DNS over UDP, and anything else that is not TCP */
+    if (fstat(fd, &st) != 0)
+        return;
     c = rlp_conn_new();
     if (c == NULL)
         return;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
     memcpy(&c->peer, sa, len);
     c->port = ntohs(sa->sa_family == AF_INET
                         ? ((const struct sockaddr_in *)sa)->sin_port

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -138,8 +139,11 @@ struct rlp_conn {
     int state;
     bool decided; /* the first request's Host: has been looked at */
     struct rlp_resource *res;
-    bool charged; /* a token was taken for this connection */
-    int prepaid;  /* requests charged whose bytes have not left yet */
+    bool charged;    /* a token was taken for this connection */
+    bool recv_blind; /* bytes were received unseen (MSG_TRUNC): no sniffing */
+    dev_t dev;       /* the socket's identity, to notice an fd closed */
+    ino_t ino;       /* behind our back and its number reused */
+    int prepaid;     /* requests charged whose bytes have not left yet */
     char host[RLC_HOSTNAME_MAX]; /* name learned at connect, or "" */
     struct sockaddr_storage peer;
     int port;

@@ -24,3 +24,9 @@ $(RLRUN): $(BUILD)/preload/rlrun.o $(CONFIG_OBJ) $(STATIC)
 
 $(BUILD)/preload/rlrun.o: RLC_CFLAGS += -DRLC_LIBDIR='"$(LIBDIR)"'
 INTEGRATION += tests/test_preload.py
+
+# test_hooks links the preload's objects in: its hooks then stand in front
+# of libc for the whole test process, so the sanitizer builds check them.
+TESTS += test_hooks
+$(BUILD)/tests/test_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(CONFIG_OBJ)
+$(BUILD)/tests/test_hooks: LDLIBS += -linih -ldl
