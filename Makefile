@@ -148,11 +148,13 @@ tsan:
 	$(Q)TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" \
 		$(MAKE) --no-print-directory SANITIZER=thread check
 
-# The preload's figures follow the core's: curl and /bin/true with and
-# without librlpreload.so, against bench/http_sink on loopback.
-bench: $(BENCH_BIN) $(PRELOAD_BENCH) $(PRELOAD_SO) $(RLRUN)
+# The preload's figures follow the core's (curl and /bin/true with and
+# without librlpreload.so, against bench/http_sink on loopback), then the
+# swarm's (20 agent processes on a real nats-server; 4 preloaded agents).
+bench: all $(BENCH_BIN) $(PRELOAD_BENCH)
 	$(Q)$(BENCH_BIN)
 	$(Q)$(BUILD)/bench/bench_preload $(BUILD)
+	$(Q)python3 bench/bench_swarm.py $(BUILD)
 
 # The main job: an unmodified agent against a rate-limited local API,
 # without and then with rlrun, side by side.

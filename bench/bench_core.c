@@ -178,6 +178,7 @@ static int cmp_i64(const void *a, const void *b)
 struct late_waiter {
     rlc_limiter *l;
     int64_t ret;
+    atomic_int done;
 };
 
 static void *late_main(void *arg)
@@ -186,7 +187,20 @@ static void *late_main(void *arg)
 
     rlc_acquire(w->l, "api", RLC_FOREVER);
     w->ret = now_ns();
+    atomic_store(&w->done, 1);
     return NULL;
+}
+
+/* Is waiter i queued behind those before it, or already served? */
+static bool queued(rlc_limiter *l, struct late_waiter *w, int i)
+{
+    rlc_capacity c;
+    int finished = 0;
+
+    for (int k = 0; k <= i; k++)
+        finished += atomic_load(&w[k].done);
+    return atomic_load(&w[i].done) ||
+           (rlc_get_capacity(l, "api", &c) && c.waiting >= i + 1 - finished);
 }
 
 /*
@@ -213,10 +227,11 @@ static void lateness(int queue, int samples, double *p50, double *p99)
         rlc_try_acquire(l, "api");
         for (int i = 0; i < queue; i++) {
             w[i].l = l;
+            atomic_store(&w[i].done, 0);
             pthread_create(&t[i], NULL, late_main, &w[i]);
-            /* queue them in a known order */
-            for (rlc_capacity c;
-                 rlc_get_capacity(l, "api", &c) && c.waiting < i + 1;)
+            /* queue them in a known order (a thread slow to start may
+             * find its token already due and never queue) */
+            while (!queued(l, w, i))
                 sched_yield();
         }
         for (int i = 0; i < queue; i++) {

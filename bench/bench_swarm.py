@@ -6,6 +6,7 @@ nats-server on loopback. One agent announces a cut; the time until every
 other agent has applied it is one sample (CLOCK_REALTIME stamps printed by
 the agents, all on this machine). Usage: bench_swarm.py BUILD-DIR
 """
+import json
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 AGENTS = 20
 TRIALS = 100
@@ -60,6 +62,38 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
+def preloaded_rate(build, url, seconds=6.0):
+    """4 python agents under rlrun, scope = swarm, sharing 20/s: the rate
+    the API sees once they have heard each other (from 2.5 s on)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    api = subprocess.Popen([sys.executable, os.path.join(
+        root, "tests", "servers", "api_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE, text=True)
+    port = int(api.stdout.readline().split()[1])
+    ini = "/tmp/rlc-bench-swarm-%d.ini" % os.getpid()
+    with open(ini, "w") as f:
+        f.write("[limiter]\nnats_url = %s\n[api]\nhosts = 127.0.0.1\n"
+                "capacity = 20\nwindow = 1s\nscope = swarm\n" % url)
+    code = ("import time, http.client\n"
+            "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+            "end = time.monotonic() + %f\n"
+            "while time.monotonic() < end:\n"
+            "    c.request('GET', '/b'); c.getresponse().read()\n"
+            % (port, seconds))
+    procs = [subprocess.Popen([os.path.join(build, "rlrun"), "-c", ini,
+                               "--", sys.executable, "-c", code])
+             for _ in range(4)]
+    for p in procs:
+        p.wait(timeout=60)
+    with urllib.request.urlopen("http://127.0.0.1:%d/stats" % port) as r:
+        times = json.load(r)["times"]
+    api.terminate()
+    api.wait()
+    os.unlink(ini)
+    steady = [t for t in times if 2.5 <= t - times[0] <= 5.5]
+    return len(steady) / 3.0
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     exe = os.path.join(build, "tests", "swarm_agent")
@@ -104,6 +138,7 @@ def main():
             a.send("quit")
         for a in agents:
             a.proc.wait(timeout=10)
+        rate = preloaded_rate(build, url)
     finally:
         nats.kill()
         nats.wait()
@@ -118,6 +153,12 @@ def main():
     print("%-44s %10.2f %10.2f" % ("until each one applied it",
                                    percentile(each, 50),
                                    percentile(each, 99)))
+    print()
+    print("%-44s %10s %10s %10s" % ("4 preloaded agents sharing 20/s", "req/s",
+                                    "x 20/s", "target"))
+    print("%-44s %10.1f %10.3f %10s" % ("python http.client under rlrun, "
+                                        "steady", rate, rate / 20,
+                                        "0.95..1.05"))
 
 
 if __name__ == "__main__":
