@@ -17,6 +17,9 @@
 #include "preload.h"
 
 _Atomic(struct rlp_conn *) rlp_fds[RLP_FD_MAX];
+/* One past the highest fd ever given state: what a child walks after a
+ * fork, instead of the whole table (whose untouched pages would fault). */
+static atomic_int fd_limit;
 
 static struct rlp_conn *free_list;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -89,6 +92,11 @@ void rlp_fd_attach(int fd, struct rlp_conn *c)
         put(c);
         return;
     }
+    int limit = atomic_load(&fd_limit);
+
+    while (limit <= fd &&
+           !atomic_compare_exchange_weak(&fd_limit, &limit, fd + 1))
+        ;
     old = atomic_exchange(&rlp_fds[fd], c);
     if (old != NULL)
         put(old);
@@ -137,7 +145,7 @@ void rlp_fdtable_after_fork_child(void)
 {
     /* Locks held by threads that do not exist in the child are let go. */
     pthread_mutex_init(&pool_mu, NULL);
-    for (int fd = 0; fd < RLP_FD_MAX; fd++) {
+    for (int fd = 0; fd < atomic_load(&fd_limit); fd++) {
         struct rlp_conn *c = atomic_load(&rlp_fds[fd]);
 
         if (c != NULL)

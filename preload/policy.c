@@ -419,6 +419,8 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
         type != SOCK_STREAM)
         return; /* DNS over UDP, and anything else that is not TCP */
+    if (rlp_swarm_is_own(sa))
+        return; /* rlc's own NATS connection */
     if (fstat(fd, &st) != 0)
         return;
     c = rlp_conn_new();

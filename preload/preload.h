@@ -89,6 +89,7 @@ struct rlp_resource {
     _Atomic uint32_t epoch;      /* bumped by every capacity cut */
     _Atomic int64_t pause_until; /* CLOCK_MONOTONIC ns; 0: none */
     _Atomic int per;             /* rlc_per, from the latest config */
+    _Atomic int scope;           /* rlc_scope in force (swarm may fall back) */
     _Atomic int configured;      /* capacity the config asks for */
     _Atomic int64_t window_ns;
     _Atomic int64_t changed_at; /* last cut or recovery, monotonic ns */
@@ -102,6 +103,8 @@ const rlc_config *rlp_config(void);
 
 /* The resource state for the resource named in the current config. */
 struct rlp_resource *rlp_resource_for(const rlc_resource_config *rc);
+/* The state of resource name, configured or not any more; NULL if never. */
+struct rlp_resource *rlp_resource_named(const char *name);
 
 /* Takes n tokens for r, waiting as the configuration says. Returns 0, or
  * -1 when on_timeout = fail and the wait ran out. */
@@ -113,6 +116,15 @@ void rlp_response(struct rlp_resource *r, const char *host,
 
 /* After fork, in the child. */
 void rlp_runtime_after_fork_child(void);
+
+/* ---- swarm.c: scope = swarm, from a plugin loaded on first need -------- */
+
+/* The distributed limiter for swarm resources (one per split value), made
+ * on first use; NULL when it cannot be had (said once in the log). */
+rlc_limiter *rlp_swarm_limiter(const rlc_config *cfg, bool split);
+/* Is sa rlc's own NATS server? Its connection is never limited. */
+bool rlp_swarm_is_own(const struct sockaddr *sa);
+void rlp_swarm_after_fork_child(void);
 
 /* ---- names.c: address -> the name it was resolved from ------------------ */
 

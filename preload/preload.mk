@@ -6,7 +6,7 @@
 
 PRELOAD_SRC = preload/real.c preload/log.c preload/names.c \
               preload/fdtable.c preload/runtime.c preload/policy.c \
-              preload/hooks.c
+              preload/swarm.c preload/hooks.c
 PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_SO = $(BUILD)/librlpreload.so
 RLRUN = $(BUILD)/rlrun
@@ -30,3 +30,13 @@ INTEGRATION += tests/test_preload.py
 TESTS += test_hooks
 $(BUILD)/tests/test_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(CONFIG_OBJ)
 $(BUILD)/tests/test_hooks: LDLIBS += -linih -ldl
+
+# scope = swarm: NATS, JSON and the distributed limiter live in a plugin
+# beside the preload, loaded only by a process that has a swarm resource.
+SWARM_PLUGIN = $(BUILD)/librlpreload-swarm.so
+PROGRAMS += $(SWARM_PLUGIN)
+
+$(SWARM_PLUGIN): $(BUILD)/preload/swarm_plugin.o $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs $(LDFLAGS) \
+		-o $@ $(filter %.o,$^) $(STATIC) $(LDLIBS)

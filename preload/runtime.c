@@ -38,7 +38,7 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
 }
 
-static struct rlp_resource *find(const char *name)
+struct rlp_resource *rlp_resource_named(const char *name)
 {
     struct rlp_resource *r = atomic_load(&resources);
 
@@ -51,7 +51,7 @@ static struct rlp_resource *find(const char *name)
 /* mu held. */
 static struct rlp_resource *find_or_create(const char *name)
 {
-    struct rlp_resource *r = find(name);
+    struct rlp_resource *r = rlp_resource_named(name);
 
     if (r != NULL)
         return r;
@@ -75,7 +75,8 @@ static bool same_file(const struct stat *a, const struct stat *b)
 /* Puts cfg in force (mu held). */
 static void apply(const rlc_config *cfg, const rlc_config *old)
 {
-    static bool scope_noted;
+    static bool scope_noted, swarm_noted;
+    rlc_limiter *target;
 
     atomic_store(&rlp_log_level, (int)cfg->log);
     for (size_t i = 0; i < cfg->nresources; i++) {
@@ -87,6 +88,27 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
             continue;
         }
         atomic_store(&r->per, (int)rc->per);
+        target = limiter;
+        if (rc->scope == RLC_SCOPE_SWARM) {
+            rlc_limiter *swarm = rlp_swarm_limiter(cfg, rc->split);
+
+            if (swarm != NULL)
+                target = swarm;
+            else if (!swarm_noted) {
+                swarm_noted = true;
+                rlp_log(RLC_LOG_WARN,
+                        "%s: no swarm: limited within this "
+                        "process",
+                        r->name);
+            }
+        }
+        if (r->limiter != target) {
+            rlc_set_capacity(r->limiter, r->name, 0, 0); /* leaves the old */
+            r->limiter = target;
+            atomic_store(&r->configured, 0); /* set it on the new one */
+        }
+        atomic_store(&r->scope, target == limiter ? (int)RLC_SCOPE_PROCESS
+                                                  : (int)RLC_SCOPE_SWARM);
         /* A capacity the file did not change keeps its cuts. */
         if (atomic_load(&r->configured) != rc->capacity ||
             atomic_load(&r->window_ns) != rc->window_ns) {
@@ -97,10 +119,12 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
                 rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name,
                         rc->capacity, (long long)(rc->window_ns / 1000000));
         }
-        if (rc->scope != RLC_SCOPE_PROCESS && !scope_noted) {
+        if (rc->scope == RLC_SCOPE_HOST && !scope_noted) {
             scope_noted = true;
-            rlp_log(RLC_LOG_INFO, "%s: scope %s is limited within this process",
-                    r->name, rc->scope == RLC_SCOPE_HOST ? "host" : "swarm");
+            rlp_log(RLC_LOG_INFO,
+                    "%s: scope host is limited within this "
+                    "process",
+                    r->name);
         }
     }
     for (size_t i = 0; old != NULL && i < old->nresources; i++) {
@@ -110,11 +134,12 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
         for (size_t j = 0; j < cfg->nresources && !kept; j++)
             kept = strcmp(cfg->resources[j].name, name) == 0;
         if (!kept) {
-            struct rlp_resource *r = find(name);
+            struct rlp_resource *r = rlp_resource_named(name);
 
-            rlc_set_capacity(limiter, name, 0, 0); /* removes it */
-            if (r != NULL)
+            if (r != NULL) {
+                rlc_set_capacity(r->limiter, name, 0, 0); /* removes it */
                 atomic_store(&r->configured, 0);
+            }
             rlp_log(RLC_LOG_INFO, "%s: no longer limited", name);
         }
     }
@@ -214,7 +239,7 @@ const rlc_config *rlp_config(void)
 
 struct rlp_resource *rlp_resource_for(const rlc_resource_config *rc)
 {
-    struct rlp_resource *r = find(rc->name);
+    struct rlp_resource *r = rlp_resource_named(rc->name);
 
     return r != NULL && atomic_load(&r->configured) > 0 ? r : NULL;
 }
@@ -228,7 +253,9 @@ static void maybe_recover(struct rlp_resource *r, const rlc_config *cfg,
     int64_t grown;
     int configured = atomic_load(&r->configured);
 
-    if (at == 0 || now - at < cfg->recovery_interval_ns)
+    /* A swarm's limiter recovers by itself, in step with the swarm. */
+    if (at == 0 || now - at < cfg->recovery_interval_ns ||
+        atomic_load(&r->scope) == (int)RLC_SCOPE_SWARM)
         return;
     if (!atomic_compare_exchange_strong(&r->changed_at, &at, now))
         return; /* another thread does it */
@@ -373,6 +400,7 @@ void rlp_runtime_after_fork_child(void)
     /* The parent's limiter may hold locks and waiters of threads that do
      * not exist here: the child gets its own, at the same capacities. */
     pthread_mutex_init(&mu, NULL);
+    rlp_swarm_after_fork_child();
     if (limiter == NULL)
         return;
     fresh = rlc_memory_limiter_new();
@@ -384,6 +412,7 @@ void rlp_runtime_after_fork_child(void)
         if (rlc_get_capacity(r->limiter, r->name, &cap))
             rlc_set_capacity(fresh, r->name, cap.total, cap.window_ns);
         r->limiter = fresh;
+        atomic_store(&r->scope, (int)RLC_SCOPE_PROCESS);
     }
     limiter = fresh;
 }

@@ -11,6 +11,7 @@ import queue
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 AGENT = os.path.join(BUILD, "tests", "swarm_agent")
 RLCTL = os.path.join(BUILD, "rlctl")
+RLRUN_BIN = os.path.join(BUILD, "rlrun")
 SHARED = os.environ.get("RLC_SHARED", os.path.join(ROOT, "..", "shared"))
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -258,6 +260,70 @@ class FairShare(SwarmTest):
         t0 = time.monotonic()
         self.assertTrue(wait_until(lambda: a.total() == 6, timeout=10))
         self.assertGreater(time.monotonic() - t0, 1.5)
+
+
+class Preloaded(SwarmTest):
+    """Unmodified programs under rlrun, with scope = swarm."""
+
+    def setUp(self):
+        super().setUp()
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from test_preload import Server  # the local test API
+        self.api = Server()
+        self.addCleanup(self.api.stop)
+
+    def ini(self, capacity, window="1s", extra=""):
+        path = os.path.join(self.tmp(), "rlc.ini")
+        with open(path, "w") as f:
+            f.write("[limiter]\nnats_url = %s\nagent_id = ${HOSTNAME}-${PID}"
+                    "\nlog = info\n%s\n[api]\nhosts = 127.0.0.1\n"
+                    "capacity = %d\nwindow = %s\nscope = swarm\n"
+                    % (self.nats.url, extra, capacity, window))
+        return path
+
+    def run_agents(self, ini, n, seconds):
+        code = ("import time, http.client, sys\n"
+                "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+                "end = time.monotonic() + %f\n"
+                "while time.monotonic() < end:\n"
+                "    c.request('GET', '/s'); c.getresponse().read()\n"
+                % (self.api.port, seconds))
+        return [subprocess.Popen([RLRUN_BIN, "-c", ini, "--", sys.executable,
+                                  "-c", code], stderr=subprocess.PIPE,
+                                 text=True) for _ in range(n)]
+
+    def test_four_agents_share_the_swarm_budget(self):
+        procs = self.run_agents(self.ini(20), 4, 6.0)
+        errs = [p.communicate(timeout=60)[1] for p in procs]
+        for p, err in zip(procs, errs):
+            self.assertEqual(p.returncode, 0, err)
+        self.assertIn("joined the swarm", errs[0])
+        times = self.api.stats()["times"]
+        t0 = times[0]
+        # once the agents have heard each other (a heartbeat a second),
+        # they hold the swarm's 20 per second together, not 80
+        steady = [t for t in times if 2.5 <= t - t0 <= 5.5]
+        rate = len(steady) / 3.0
+        self.assertLess(abs(rate - 20) / 20, 0.10, "%.1f/s" % rate)
+
+    def test_a_429_seen_by_one_agent_cuts_them_all(self):
+        ini = self.ini(40)
+        procs = self.run_agents(ini, 2, 4.0)
+        time.sleep(2.0)
+        one = subprocess.run(
+            [RLRUN_BIN, "-c", ini, "--", sys.executable, "-c",
+             "import urllib.request, urllib.error\n"
+             "try:\n"
+             "    urllib.request.urlopen('%s/429')\n"
+             "except urllib.error.HTTPError as e:\n"
+             "    assert e.code == 429\n" % self.api.url],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        errs = [p.communicate(timeout=60)[1] for p in procs]
+        self.assertIn("HTTP 429 from", one.stderr)
+        for err in errs:
+            self.assertRegex(err, r"rlc: api: cut to 20 by .* \(HTTP 429 "
+                                  r"from 127.0.0.1\)")
 
 
 class Outages(SwarmTest):
