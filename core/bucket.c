@@ -12,7 +12,9 @@
  * old parameters fails its compare-and-swap. Acquire loads and release
  * stores carry the ordering (no fences, so TSan can check it). Waiters
  * queue under the mutex; only the first sleeps on a deadline, the rest
- * until they are first.
+ * until they are first. A pause (Retry-After) is one more word that every
+ * take reads: before its end, no token leaves, and the first waiter's
+ * deadline is the pause's end.
  */
 #include <string.h>
 
@@ -152,9 +154,19 @@ static take_result take(rlc__bucket *b, int64_t now, int64_t *due, bool locked)
     for (;;) {
         rlc__gcra g;
         uint64_t s = snapshot(b, &g), n;
+        int64_t pause;
 
         if (g.cap == 0)
             return GONE;
+        /* A pause holds back every token, the waiters' too: the first
+         * sleeps until it ends. Relaxed: set once per Retry-After, it
+         * needs no ordering with the count, only to be seen soon. */
+        pause = atomic_load_explicit(&b->pause_until, memory_order_relaxed);
+        if (pause > now) {
+            if (due != NULL)
+                *due = pause;
+            return EMPTY;
+        }
         /* Taking from a bucket at capacity restarts its clock (a slow
          * path, once per idle spell: a draining bucket is never at
          * capacity). Below a microsecond per token an early tick is
@@ -380,6 +392,8 @@ static int configure_locked(rlc__bucket *b, int cap, int64_t window,
         now = g.origin;
     if (cap <= 0 || g.cap == 0)
         atomic_store(&b->in_flight, 0); /* removed, or back afresh */
+    if (cap <= 0)
+        atomic_store(&b->pause_until, 0); /* forgotten with the resource */
     to.cap = cap > 0 ? cap : 0;
     to.window = cap > 0 ? window : 1;
     to.origin = now;
@@ -426,10 +440,30 @@ int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
     return (int)cap;
 }
 
+bool rlc__bucket_pause(rlc__bucket *b, int64_t until)
+{
+    rlc__gcra g;
+    bool longer = false;
+
+    pthread_mutex_lock(&b->mu);
+    snapshot(b, &g);
+    if (g.cap > 0 && until > atomic_load(&b->pause_until)) {
+        atomic_store(&b->pause_until, until);
+        longer = true;
+        /* It may be sleeping until a token due before the pause ends:
+         * woken, it finds the pause and sleeps until its end instead. */
+        if (b->head != NULL)
+            rlc__waiter_wake(b->head);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return longer;
+}
+
 bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out)
 {
     rlc__gcra g;
     uint64_t s = snapshot(b, &g);
+    int64_t pause = atomic_load(&b->pause_until);
 
     if (g.cap == 0)
         return false;
@@ -440,6 +474,7 @@ bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out)
     out->window_ns = g.window;
     out->waiting = atomic_load(&b->nwaiters);
     out->epoch = atomic_load(&b->epoch);
+    out->paused_until_ns = pause > now ? pause : 0;
     return true;
 }
 

@@ -23,6 +23,9 @@ typedef struct rlc__bucket {
     atomic_int in_flight;
     atomic_int nwaiters;
     _Atomic uint64_t epoch; /* cuts so far (rlc__bucket_scale) */
+    /* Right after the 64 bytes above, in a line that takers only read:
+     * changed under mu, once per Retry-After, so it never bounces. */
+    _Atomic int64_t pause_until; /* bucket clock ns; 0: none */
 
     pthread_mutex_t mu; /* parameter changes, the waiter queue */
     struct rlc__waiter *head, *tail;
@@ -36,8 +39,8 @@ void rlc__bucket_init(rlc__bucket *b, const char *name, size_t len,
                       uint32_t hash);
 void rlc__bucket_destroy(rlc__bucket *b);
 
-/* Takes a token unless none is there or others wait. Returns RLC_OK,
- * RLC_EEXHAUSTED or RLC_EUNKNOWN (removed). */
+/* Takes a token unless none is there, the bucket is paused or others
+ * wait. Returns RLC_OK, RLC_EEXHAUSTED or RLC_EUNKNOWN (removed). */
 rlc_status rlc__bucket_try(rlc__bucket *b, int64_t now);
 
 /* rlc_acquire() on b. closed is the owner's closed flag. */
@@ -60,7 +63,13 @@ int rlc__bucket_configure(rlc__bucket *b, int cap, int64_t window,
 int rlc__bucket_scale(rlc__bucket *b, int num, int den, int floor,
                       const rlc__clock *clk, const uint64_t *epoch, int *old);
 
-/* false when removed. */
+/* Holds every token back until `until` (bucket clock ns) unless a longer
+ * pause is in force. Returns true when it lengthened the pause, false if
+ * not or if removed. The first waiter looks again; none is woken early. */
+bool rlc__bucket_pause(rlc__bucket *b, int64_t until);
+
+/* false when removed. out->paused_until_ns is on the bucket's clock (0:
+ * not paused at now); the limiter converts it to Unix time. */
 bool rlc__bucket_snapshot(rlc__bucket *b, int64_t now, rlc_capacity *out);
 
 /* Wakes every waiter (close, clock moved). */

@@ -10,7 +10,11 @@
  * 429s cost one cut, not ten. With split, capacity is the swarm's total and
  * each agent holds an equal share of it, the live agents being those heard
  * on the presence subject lately; while the bus is down membership is
- * frozen, so a share never jumps to the whole total.
+ * frozen, so a share never jumps to the whole total, and until the bus has
+ * been up for a whole expiry period at least assumed_agents are counted,
+ * so an agent started in an outage does not take the whole total either.
+ * Pauses (Retry-After) travel on their own subject, each receiver adding
+ * a random delay so that the swarm does not resume in lockstep.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +29,8 @@
 #define PRESENCE_MISSED 3 /* heartbeats missed before an agent is gone */
 #define MAX_PEERS 1024
 #define SUBJECT_MAX 160
+#define PAUSE_MAX (60 * RLC_MINUTE) /* a pause heard is cut to this */
+#define PAUSE_JITTER_MAX RLC_SECOND
 
 struct dres {
     char name[RLC_RESOURCE_MAX];
@@ -49,21 +55,26 @@ typedef struct dist_limiter {
     rlc_bus *bus;
     char agent_id[RLC_RESOURCE_MAX];
     char subj_capacity[SUBJECT_MAX], subj_presence[SUBJECT_MAX];
-    char subj_recovery[SUBJECT_MAX];
+    char subj_recovery[SUBJECT_MAX], subj_pause[SUBJECT_MAX];
     double reduce_factor, recovery_factor;
     int64_t recovery_interval;
     bool max_recovery, split;
     int min_capacity;
+    int assumed; /* agents counted at least until warm */
 
     pthread_mutex_t mu; /* everything below */
     struct dres *res;
     struct peer *peers; /* other live agents (split only) */
     int npeers;
-    rlc__bus_sub *sub_capacity, *sub_presence;
+    rlc__bus_sub *sub_capacity, *sub_presence, *sub_pause;
     atomic_uint_least64_t dropped; /* messages that did not parse */
+    uint64_t rng;                  /* pause delays (splitmix64) */
 
     int64_t next_presence; /* when the next heartbeat is due */
     bool was_connected;    /* the bus, at the last tick */
+    int64_t up_since;      /* since when, if it was */
+    bool warm;             /* up a whole expiry period once: live agents
+                              alone count from then on */
     pthread_t thread;      /* runs tick() on the real clock */
     bool has_thread, stop;
     pthread_cond_t wake;
@@ -93,35 +104,40 @@ static int cmp_ids(const void *a, const void *b)
  * This agent's part of r (mu held): with split, an equal share of the
  * total among the live agents, the remainder going to the first ones in
  * the order of their ids so that the shares add up to the total exactly;
- * fewer tokens than agents stretch the window instead.
+ * fewer tokens than agents stretch the window instead. Before the bus has
+ * been up long enough to know the swarm, agents not heard of may exist:
+ * up to assumed_agents are counted, and nobody takes a remainder, since
+ * agents that do not know each other could all think it theirs.
  */
 static void share(const dist_limiter *d, const struct dres *r, int *cap,
                   int64_t *window)
 {
     const char *ids[MAX_PEERS + 1];
-    int n = 0, rank = 0;
+    int live = 0, n, rank = 0;
 
     *cap = r->current;
     *window = r->window_ns;
     if (!d->split)
         return;
-    ids[n++] = d->agent_id;
-    for (int i = 0; i < d->npeers && n <= MAX_PEERS; i++)
-        ids[n++] = d->peers[i].id;
+    ids[live++] = d->agent_id;
+    for (int i = 0; i < d->npeers && live <= MAX_PEERS; i++)
+        ids[live++] = d->peers[i].id;
+    n = !d->warm && d->assumed > live ? d->assumed : live;
     if (n == 1)
         return;
-    qsort(ids, (size_t)n, sizeof(ids[0]), cmp_ids);
-    while (rank < n && ids[rank] != d->agent_id)
+    qsort(ids, (size_t)live, sizeof(ids[0]), cmp_ids);
+    while (rank < live && ids[rank] != d->agent_id)
         rank++;
     if (r->current >= n) {
-        *cap = r->current / n + (rank < r->current % n ? 1 : 0);
+        *cap = r->current / n + (n == live && rank < r->current % n ? 1 : 0);
     } else {
         /* One token per n/current windows each: the swarm still gets
          * current per window. */
-        *cap = 1;
         __extension__ __int128 w = (__int128)r->window_ns * n;
 
-        *window = (int64_t)((w + r->current - 1) / r->current);
+        w = (w + r->current - 1) / r->current;
+        *cap = 1;
+        *window = w > INT64_MAX ? INT64_MAX : (int64_t)w;
     }
 }
 
@@ -192,6 +208,54 @@ out:
         notify(d, m.resource, m.agent_id, m.reason, applied);
 }
 
+/* Uniform in 0..bound (mu held); splitmix64 is plenty for a delay. */
+static int64_t random_upto(dist_limiter *d, int64_t bound)
+{
+    uint64_t z = d->rng += UINT64_C(0x9e3779b97f4a7c15);
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z ^= z >> 31;
+    return bound <= 0 ? 0 : (int64_t)(z % ((uint64_t)bound + 1));
+}
+
+/*
+ * Another agent's pause: applied until its end plus a random delay of up
+ * to 10 % of what is left (at most PAUSE_JITTER_MAX), so that agents that
+ * all heard it do not all send again at the same instant. Not republished:
+ * every agent hears the original.
+ */
+static void on_pause(const char *subject, const void *data, size_t len,
+                     void *arg)
+{
+    dist_limiter *d = arg;
+    rlc__capacity_msg m;
+    int64_t now, left, delay = 0;
+    bool known;
+
+    (void)subject;
+    if (rlc__wire_decode_capacity(data, len, &m) != RLC_OK || !m.has_pause) {
+        atomic_fetch_add(&d->dropped, 1);
+        return;
+    }
+    if (strcmp(m.agent_id, d->agent_id) == 0)
+        return;
+    now = rlc__realtime_ns();
+    left = rlc__add_sat(m.pause_until_ns, -now);
+    if (left <= 0)
+        return; /* over already (or a clock far behind ours) */
+    if (left > PAUSE_MAX)
+        left = PAUSE_MAX; /* no agent can stop the swarm for a day */
+    pthread_mutex_lock(&d->mu);
+    known = find(d, m.resource, strlen(m.resource)) != NULL;
+    if (known)
+        delay = random_upto(d, left / 10 < PAUSE_JITTER_MAX ? left / 10
+                                                            : PAUSE_JITTER_MAX);
+    pthread_mutex_unlock(&d->mu);
+    if (known)
+        rlc_pause(d->local, m.resource, now + left + delay, m.reason);
+}
+
 static void forget_peer(dist_limiter *d, int i)
 {
     d->peers[i] = d->peers[--d->npeers];
@@ -255,10 +319,12 @@ static void send_presence(dist_limiter *d, bool leaving)
         rlc_bus_publish(d->bus, d->subj_presence, buf, (size_t)n);
 }
 
-/* Publishes a capacity update made here (epoch: the one it was cut in). */
+/* Publishes a capacity update made here (epoch: the one it was cut in;
+ * pause_until: Unix ns of a pause, 0 for none). */
 static void publish_update(dist_limiter *d, const char *subject,
                            const char *resource, const char *reason,
-                           int capacity, const uint64_t *epoch)
+                           int capacity, const uint64_t *epoch,
+                           int64_t pause_until)
 {
     rlc__capacity_msg m;
     char buf[1024];
@@ -274,6 +340,10 @@ static void publish_update(dist_limiter *d, const char *subject,
     if (epoch != NULL) {
         m.epoch = *epoch;
         m.has_epoch = true;
+    }
+    if (pause_until != 0) {
+        m.pause_until_ns = pause_until;
+        m.has_pause = true;
     }
     n = rlc__wire_encode_capacity(&m, buf, sizeof(buf));
     if (n > 0)
@@ -329,10 +399,19 @@ static void tick(dist_limiter *d, int64_t now)
     if (d->split && rlc_bus_connected(d->bus)) {
         /* Back from an outage: everyone gets a fresh grace period to be
          * heard again before being counted gone. */
-        if (!d->was_connected)
+        if (!d->was_connected) {
             for (int i = 0; i < d->npeers; i++)
                 d->peers[i].seen = now;
+            d->up_since = now;
+        }
         d->was_connected = true;
+        /* Up for as long as an agent may stay unheard: every agent alive
+         * has been heard by now, so the assumed ones are let go. */
+        if (!d->warm &&
+            now - d->up_since >= PRESENCE_INTERVAL * PRESENCE_MISSED) {
+            d->warm = true;
+            changed = true;
+        }
         for (int i = 0; i < d->npeers;) {
             int64_t late = d->peers[i].interval * PRESENCE_MISSED;
 
@@ -353,7 +432,7 @@ static void tick(dist_limiter *d, int64_t now)
         send_presence(d, false);
     for (int i = 0; i < ndone; i++) {
         publish_update(d, d->subj_recovery, done[i].name, "recovery",
-                       done[i].capacity, NULL);
+                       done[i].capacity, NULL, 0);
         notify(d, done[i].name, d->agent_id, "recovery", done[i].capacity);
     }
 }
@@ -472,8 +551,33 @@ static void dl_announce_reduced(rlc_limiter *l, rlc__name name, const char *why,
 
     memcpy(resource, name.s, name.len);
     resource[name.len] = '\0';
-    publish_update(d, d->subj_capacity, resource, why, (int)cut, &cut_in);
+    publish_update(d, d->subj_capacity, resource, why, (int)cut, &cut_in, 0);
     notify(d, resource, d->agent_id, why, (int)cut);
+}
+
+/* Pauses here, and tells the swarm if that lengthened the pause: a
+ * Retry-After the swarm heard already (every agent's 429s in one burst)
+ * is not sent again. */
+static bool dl_pause(rlc_limiter *l, rlc__name name, int64_t until,
+                     const char *why)
+{
+    dist_limiter *d = dl(l);
+    char resource[RLC_RESOURCE_MAX];
+    struct dres *r;
+    int capacity;
+
+    if (atomic_load(&l->closed))
+        return false;
+    pthread_mutex_lock(&d->mu);
+    r = find(d, name.s, name.len);
+    capacity = r != NULL ? r->current : 0;
+    pthread_mutex_unlock(&d->mu);
+    if (capacity == 0 || !d->local->ops->pause(d->local, name, until, why))
+        return false;
+    memcpy(resource, name.s, name.len);
+    resource[name.len] = '\0';
+    publish_update(d, d->subj_pause, resource, why, capacity, NULL, until);
+    return true;
 }
 
 static bool dl_get_capacity(rlc_limiter *l, rlc__name name, rlc_capacity *out)
@@ -519,6 +623,8 @@ static void dl_destroy(rlc_limiter *l)
         rlc__bus_unsubscribe(d->bus, d->sub_capacity);
     if (d->sub_presence != NULL)
         rlc__bus_unsubscribe(d->bus, d->sub_presence);
+    if (d->sub_pause != NULL)
+        rlc__bus_unsubscribe(d->bus, d->sub_pause);
     if (d->split)
         send_presence(d, true);
     for (r = d->res; r != NULL; r = next) {
@@ -539,6 +645,7 @@ static const rlc__limiter_ops distributed_ops = {
     .release = dl_release,
     .set_capacity = dl_set_capacity,
     .announce_reduced = dl_announce_reduced,
+    .pause = dl_pause,
     .get_capacity = dl_get_capacity,
     .wake_all = dl_wake_all,
     .destroy = dl_destroy,
@@ -584,6 +691,7 @@ rlc_distributed_limiter_new_with_clock(const rlc_distributed_config *c,
     snprintf(d->subj_capacity, sizeof(d->subj_capacity), "%s.capacity", prefix);
     snprintf(d->subj_presence, sizeof(d->subj_presence), "%s.presence", prefix);
     snprintf(d->subj_recovery, sizeof(d->subj_recovery), "%s.recovery", prefix);
+    snprintf(d->subj_pause, sizeof(d->subj_pause), "%s.pause", prefix);
     d->reduce_factor = c->reduce_factor != 0 ? c->reduce_factor : 0.5;
     d->recovery_factor = c->recovery_factor != 0 ? c->recovery_factor : 1.1;
     d->recovery_interval = c->recovery_interval_ns != 0
@@ -592,6 +700,12 @@ rlc_distributed_limiter_new_with_clock(const rlc_distributed_config *c,
     d->max_recovery = c->max_recovery;
     d->split = c->split;
     d->min_capacity = c->min_capacity > 0 ? c->min_capacity : 1;
+    d->assumed = c->assumed_agents > 0 ? c->assumed_agents : 1;
+    d->warm = d->assumed <= 1;
+    /* Agents started together must not draw the same delays. */
+    d->rng = (uint64_t)rlc__realtime_ns() ^ (uint64_t)(uintptr_t)d;
+    for (const char *p = d->agent_id; *p != '\0'; p++)
+        d->rng = (d->rng ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
     pthread_mutex_init(&d->mu, NULL);
     {
         pthread_condattr_t ca;
@@ -603,6 +717,9 @@ rlc_distributed_limiter_new_with_clock(const rlc_distributed_config *c,
     }
     st = rlc__bus_subscribe(d->bus, d->subj_capacity, on_capacity, d,
                             &d->sub_capacity);
+    if (st == RLC_OK)
+        st = rlc__bus_subscribe(d->bus, d->subj_pause, on_pause, d,
+                                &d->sub_pause);
     if (st == RLC_OK && d->split)
         st = rlc__bus_subscribe(d->bus, d->subj_presence, on_presence, d,
                                 &d->sub_presence);

@@ -39,6 +39,16 @@ static inline int64_t rlc__realtime_ns(void)
     return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
 }
 
+/* a + b, held within int64 instead of overflowing. */
+static inline int64_t rlc__add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* A resource name checked once at the API boundary. */
 typedef struct rlc__name {
     const char *s;
@@ -55,6 +65,8 @@ typedef struct rlc__limiter_ops {
     /* epoch NULL: cut in any epoch; else only if still in *epoch */
     void (*announce_reduced)(rlc_limiter *l, rlc__name r, const char *why,
                              const uint64_t *epoch);
+    /* until: Unix ns. Returns true when it lengthened the pause. */
+    bool (*pause)(rlc_limiter *l, rlc__name r, int64_t until, const char *why);
     bool (*get_capacity)(rlc_limiter *l, rlc__name r, rlc_capacity *out);
     void (*wake_all)(rlc_limiter *l); /* after close, or a clock move */
     void (*destroy)(rlc_limiter *l);

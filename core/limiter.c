@@ -104,6 +104,15 @@ void rlc_announce_reduced_at(rlc_limiter *l, const char *resource,
         l->ops->announce_reduced(l, r, reason != NULL ? reason : "", &epoch);
 }
 
+void rlc_pause(rlc_limiter *l, const char *resource, int64_t until_unix_ns,
+               const char *reason)
+{
+    rlc__name r;
+
+    if (l != NULL && name_of(resource, &r))
+        (void)l->ops->pause(l, r, until_unix_ns, reason != NULL ? reason : "");
+}
+
 bool rlc_get_capacity(rlc_limiter *l, const char *resource, rlc_capacity *out)
 {
     rlc__name r;
@@ -180,6 +189,8 @@ rlc_status rlc_distributed_config_validate(const rlc_distributed_config *c)
         return RLC_EINVALCONFIG;
     if (!(c->recovery_factor == 0 ||
           (c->recovery_factor > 1 && c->recovery_factor < 1e6)))
+        return RLC_EINVALCONFIG;
+    if (c->assumed_agents < 0)
         return RLC_EINVALCONFIG;
     return RLC_OK;
 }

@@ -197,12 +197,37 @@ static void ml_announce_reduced(rlc_limiter *l, rlc__name r, const char *why,
     rlc__limiter_notify(l, &u);
 }
 
+/* The pause goes into the bucket's clock: now plus the time left. */
+static bool ml_pause(rlc_limiter *l, rlc__name r, int64_t until,
+                     const char *why)
+{
+    rlc__bucket *b;
+    int64_t left;
+
+    (void)why;
+    if (atomic_load(&l->closed))
+        return false;
+    b = lookup(ml(l), r);
+    if (b == NULL)
+        return false;
+    left = rlc__add_sat(until, -rlc__realtime_ns());
+    if (left <= 0)
+        return false;
+    return rlc__bucket_pause(b,
+                             rlc__add_sat(rlc__clock_now(&ml(l)->clock), left));
+}
+
 static bool ml_get_capacity(rlc_limiter *l, rlc__name r, rlc_capacity *out)
 {
     rlc__bucket *b = lookup(ml(l), r);
+    int64_t now = rlc__clock_now(&ml(l)->clock);
 
-    return b != NULL &&
-           rlc__bucket_snapshot(b, rlc__clock_now(&ml(l)->clock), out);
+    if (b == NULL || !rlc__bucket_snapshot(b, now, out))
+        return false;
+    if (out->paused_until_ns != 0)
+        out->paused_until_ns =
+            rlc__add_sat(rlc__realtime_ns(), out->paused_until_ns - now);
+    return true;
 }
 
 static void ml_wake_all(rlc_limiter *l)
@@ -247,6 +272,7 @@ static const rlc__limiter_ops memory_ops = {
     .release = ml_release,
     .set_capacity = ml_set_capacity,
     .announce_reduced = ml_announce_reduced,
+    .pause = ml_pause,
     .get_capacity = ml_get_capacity,
     .wake_all = ml_wake_all,
     .destroy = ml_destroy,

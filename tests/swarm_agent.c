@@ -14,9 +14,10 @@
  * "epoch N"), "set N" (capacity), "raw SUBJECT JSON" (publish as is),
  * "total" (prints "total N"), "take N"
  * (try_acquire N times, prints "took K"), "connected" (prints 0 or 1),
- * "quit". Every capacity change prints "change AGENT NEW_CAPACITY NS",
- * NS being CLOCK_REALTIME when it was applied here; "announced NS" marks
- * the moment a cut was announced.
+ * "pause SECONDS [reason]" (rlc_pause until SECONDS from now, may be
+ * fractional; prints nothing), "quit". Every capacity change prints "change
+ * AGENT NEW_CAPACITY NS", NS being CLOCK_REALTIME when it was applied here;
+ * "announced NS" marks the moment a cut was announced.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,12 @@ int main(int argc, char **argv)
                 printf("raw %s\n", rlc_strerror(rlc_bus_publish(
                                        bus, subject, json, strlen(json))));
             }
+        } else if (strncmp(line, "pause ", 6) == 0) {
+            char *end;
+            double seconds = strtod(line + 6, &end);
+
+            rlc_pause(l, resource, realtime_ns() + (long long)(seconds * 1e9),
+                      *end == ' ' ? end + 1 : "test");
         } else if (strcmp(line, "connected") == 0) {
             printf("connected %d\n", rlc_bus_connected(bus) ? 1 : 0);
         } else if (strcmp(line, "quit") == 0) {

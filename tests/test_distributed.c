@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -148,7 +149,8 @@ static int deliver(held_bus *h)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static rlc_limiter *agent(rlc_bus *bus, const char *id, bool split)
+static rlc_limiter *agent_assuming(rlc_bus *bus, const char *id, bool split,
+                                   int assumed)
 {
     rlc_distributed_config c = rlc_distributed_config_default();
     rlc_limiter *l = NULL;
@@ -156,10 +158,16 @@ static rlc_limiter *agent(rlc_bus *bus, const char *id, bool split)
     c.bus = bus;
     c.agent_id = id;
     c.split = split;
+    c.assumed_agents = assumed;
     assert_int_equal(
         rlc_distributed_limiter_new_with_clock(&c, fake_clock, NULL, &l),
         RLC_OK);
     return l;
+}
+
+static rlc_limiter *agent(rlc_bus *bus, const char *id, bool split)
+{
+    return agent_assuming(bus, id, split, 0);
 }
 
 static int total(rlc_limiter *l, const char *r)
@@ -542,6 +550,186 @@ static void test_distributed_outage_freezes_shares(void **state)
     rlc_bus_free(&h->base);
 }
 
+/* Cold start: started while the bus is down, an agent knows no peers;
+ * it counts assumed_agents until the bus has been up three heartbeats. */
+static void test_distributed_split_assumes_agents_until_warm(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+
+    (void)state;
+    h->up = false;
+    ag[0] = agent_assuming(&h->base, "a", true, 4);
+    /* 22 among 4 agents it cannot see: 5 (rounded down, as any of them
+     * may think itself first) */
+    assert_int_equal(rlc_set_capacity(ag[0], "api", 22, RLC_SECOND), RLC_OK);
+    assert_int_equal(total(ag[0], "api"), 5);
+    advance(ag, 1, 60 * RLC_SECOND);
+    assert_int_equal(total(ag[0], "api"), 5); /* down: still cold */
+    h->up = true;
+    ag[1] = agent(&h->base, "b", true);
+    assert_int_equal(rlc_set_capacity(ag[1], "api", 22, RLC_SECOND), RLC_OK);
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 5); /* 2 live, 4 assumed */
+    advance(ag, 2, RLC_SECOND); /* a sees the bus up: its clock starts */
+    deliver(h);
+    assert_int_equal(total(ag[1], "api"), 11); /* b assumes nothing */
+    for (int i = 0; i < 2; i++) {
+        advance(ag, 2, RLC_SECOND);
+        deliver(h);
+        assert_int_equal(total(ag[0], "api"), 5);
+    }
+    advance(ag, 2, RLC_SECOND); /* up for three heartbeats */
+    deliver(h);
+    assert_int_equal(total(ag[0], "api"), 11);
+    assert_int_equal(total(ag[1], "api"), 11);
+    /* warm for good: an outage now freezes shares as before */
+    h->up = false;
+    advance(ag, 2, 10 * RLC_SECOND);
+    assert_int_equal(total(ag[0], "api"), 11);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+static int64_t unix_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
+}
+
+static int64_t paused_until(rlc_limiter *l, const char *r)
+{
+    rlc_capacity c;
+
+    assert_true(rlc_get_capacity(l, r, &c));
+    return c.paused_until_ns;
+}
+
+/* Real time that may pass between computing a pause and reading it. */
+#define SLACK (50 * RLC_MILLISECOND)
+
+/* A Retry-After seen by one agent pauses every agent, each until the
+ * pause's end plus a delay of its own of at most 10 % (here 200 ms). */
+static void test_distributed_pause_reaches_the_others(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[9];
+    struct seen seen[9];
+    rlc__capacity_msg m;
+    int64_t until, lo = INT64_MAX, hi = 0;
+    char id[16];
+
+    (void)state;
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < 9; i++) {
+        snprintf(id, sizeof(id), "agent-%d", i);
+        ag[i] = agent(&h->base, id, false);
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 60, RLC_MINUTE),
+                         RLC_OK);
+        rlc_on_capacity_change(ag[i], on_change, &seen[i]);
+    }
+    until = unix_now() + 2 * RLC_SECOND;
+    rlc_pause(ag[0], "api", until, "Retry-After from api.example.com");
+    assert_false(rlc_try_acquire(ag[0], "api"));
+    assert_true(rlc_try_acquire(ag[1], "api")); /* not heard yet */
+    assert_int_equal(h->nqueue, 1);
+    assert_string_equal(h->queue[0].subject, "ratelimit.pause");
+    assert_int_equal(
+        rlc__wire_decode_capacity(h->queue[0].data, h->queue[0].len, &m),
+        RLC_OK);
+    assert_string_equal(m.resource, "api");
+    assert_string_equal(m.agent_id, "agent-0");
+    assert_string_equal(m.reason, "Retry-After from api.example.com");
+    assert_int_equal(m.new_capacity, 60);
+    assert_true(m.has_pause);
+    assert_int_equal(m.pause_until_ns, until);
+    assert_int_equal(deliver(h), 1);
+    for (int i = 1; i < 9; i++) {
+        int64_t p = paused_until(ag[i], "api");
+
+        assert_false(rlc_try_acquire(ag[i], "api"));
+        assert_true(p >= until);
+        assert_true(p <= until + 200 * RLC_MILLISECOND + SLACK);
+        lo = p < lo ? p : lo;
+        hi = p > hi ? p : hi;
+        assert_int_equal(seen[i].calls, 0); /* not a capacity change */
+    }
+    /* the delays are drawn, not all alike (all eight within 10 ms of one
+     * another: about one chance in 10^8) */
+    assert_true(hi - lo > 10 * RLC_MILLISECOND);
+    assert_int_equal(seen[0].calls, 0);
+    /* a pause no longer than the one in force is not sent again */
+    rlc_pause(ag[3], "api", until - RLC_SECOND, "Retry-After");
+    rlc_pause(ag[0], "api", until, "Retry-After");
+    assert_int_equal(h->nqueue, 0);
+    advance(ag, 9, 2 * RLC_SECOND - SLACK);
+    assert_false(rlc_try_acquire(ag[0], "api"));
+    advance(ag, 9, 200 * RLC_MILLISECOND + 2 * SLACK);
+    for (int i = 0; i < 9; i++) {
+        assert_true(rlc_try_acquire(ag[i], "api"));
+        assert_int_equal(paused_until(ag[i], "api"), 0);
+        rlc_free(ag[i]);
+    }
+    rlc_bus_free(&h->base);
+}
+
+static void publish_pause(rlc_bus *bus, const char *agent_id,
+                          const char *resource, int64_t until)
+{
+    rlc__capacity_msg m;
+    char buf[1024];
+    int n;
+
+    memset(&m, 0, sizeof(m));
+    snprintf(m.resource, sizeof(m.resource), "%s", resource);
+    snprintf(m.agent_id, sizeof(m.agent_id), "%s", agent_id);
+    m.new_capacity = 100;
+    m.has_pause = true;
+    m.pause_until_ns = until;
+    n = rlc__wire_encode_capacity(&m, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(rlc_bus_publish(bus, "ratelimit.pause", buf, (size_t)n),
+                     RLC_OK);
+}
+
+static void test_distributed_pause_ignores_what_is_not_one(void **state)
+{
+    rlc_bus *bus = rlc_memory_bus_new();
+    rlc_limiter *b = agent(bus, "b", false);
+    int64_t now = unix_now(), p;
+
+    (void)state;
+    assert_int_equal(rlc_set_capacity(b, "api", 100, RLC_MINUTE), RLC_OK);
+    publish_pause(bus, "b", "api", now + RLC_MINUTE);   /* its own */
+    publish_pause(bus, "x", "other", now + RLC_MINUTE); /* unknown */
+    publish_pause(bus, "x", "api", now - RLC_SECOND);   /* over */
+    publish_pause(bus, "x", "api", INT64_MIN + 1);      /* long over */
+    /* not a pause: no time, not JSON, a time that is not RFC 3339 */
+    publish_json(bus, "{\"resource\":\"api\",\"agent_id\":\"x\","
+                      "\"new_capacity\":100,\"reason\":\"\"}");
+    assert_int_equal(rlc_bus_publish(bus, "ratelimit.pause", "{", 1), RLC_OK);
+    {
+        const char *bad = "{\"resource\":\"api\",\"agent_id\":\"x\","
+                          "\"new_capacity\":100,\"rlc_pause_until\":5}";
+
+        assert_int_equal(
+            rlc_bus_publish(bus, "ratelimit.pause", bad, strlen(bad)), RLC_OK);
+    }
+    assert_int_equal(paused_until(b, "api"), 0);
+    assert_true(rlc_try_acquire(b, "api"));
+    /* absurdly far: an hour at most (plus a delay of at most 1 s) */
+    publish_pause(bus, "x", "api", INT64_MAX);
+    p = paused_until(b, "api");
+    assert_true(p >= now + 60 * RLC_MINUTE);
+    assert_true(p <= unix_now() + 60 * RLC_MINUTE + RLC_SECOND);
+    assert_false(rlc_try_acquire(b, "api"));
+    rlc_free(b);
+    rlc_bus_free(bus);
+}
+
 /* Thousands of hostile messages: no crash, the floor holds. */
 static void test_distributed_flood_of_cuts(void **state)
 {
@@ -589,6 +777,12 @@ int main(void)
                                setup),
         cmocka_unit_test_setup(test_distributed_outage_freezes_shares, setup),
         cmocka_unit_test_setup(test_distributed_flood_of_cuts, setup),
+        cmocka_unit_test_setup(test_distributed_split_assumes_agents_until_warm,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_pause_reaches_the_others,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_pause_ignores_what_is_not_one,
+                               setup),
     };
 
     return cmocka_run_group_tests_name("distributed", tests, NULL, NULL);

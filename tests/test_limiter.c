@@ -169,6 +169,9 @@ static void test_limiter_misuse_gets_a_status(void **state)
     rlc_announce_reduced(NULL, "r", "x");
     rlc_announce_reduced(l, NULL, "x");
     rlc_on_capacity_change(NULL, NULL, NULL);
+    rlc_pause(NULL, "r", INT64_MAX, "x");
+    rlc_pause(l, NULL, INT64_MAX, NULL);
+    rlc_pause(l, too_long, INT64_MAX, NULL);
     rlc_clock_advanced(NULL);
     assert_int_equal(rlc_close(NULL), RLC_EINVAL);
     rlc_free(NULL);
@@ -561,6 +564,154 @@ static void test_limiter_cancel_wakes_only_its_waiters(void **state)
     rlc_cancel_free(other);
 }
 
+static int64_t unix_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
+}
+
+static int64_t paused_until(rlc_limiter *l, const char *r)
+{
+    rlc_capacity c;
+
+    assert_true(rlc_get_capacity(l, r, &c));
+    return c.paused_until_ns;
+}
+
+/*
+ * A pause is set in Unix time and kept on the limiter's clock: its end
+ * there is known to within the real time rlc_pause() took, so tests here
+ * stop SLACK short of it, where they would otherwise stop 1 ns short.
+ */
+#define SLACK (50 * RLC_MILLISECOND)
+
+static void test_limiter_pause_holds_every_token(void **state)
+{
+    rlc_limiter *l = *state;
+    int64_t until;
+
+    assert_int_equal(rlc_set_capacity(l, "a", 10, RLC_SECOND), RLC_OK);
+    assert_int_equal(paused_until(l, "a"), 0);
+    until = unix_now() + 10 * RLC_SECOND;
+    rlc_pause(l, "a", until, "Retry-After from api.example.com");
+    assert_false(rlc_try_acquire(l, "a"));
+    assert_int_equal(rlc_acquire(l, "a", 0), RLC_EEXHAUSTED);
+    /* reported in Unix time: later only by the real time gone by */
+    assert_true(paused_until(l, "a") >= until);
+    assert_true(paused_until(l, "a") < until + SLACK);
+    assert_int_equal(available(l, "a"), 10); /* the tokens are kept */
+    advance(l, 10 * RLC_SECOND - SLACK);
+    assert_false(rlc_try_acquire(l, "a"));
+    advance(l, SLACK);
+    assert_true(rlc_try_acquire(l, "a"));
+    assert_int_equal(paused_until(l, "a"), 0);
+    assert_int_equal(available(l, "a"), 9);
+}
+
+/* A waiter never takes a token during a pause, even one due before it
+ * began; when the pause ends, it gets the next token as usual. */
+static void test_limiter_pause_waiter_sleeps_through_it(void **state)
+{
+    rlc_limiter *l = *state;
+    struct waiter w;
+    struct timespec pause = {0, 20000000};
+
+    assert_int_equal(rlc_set_capacity(l, "a", 1, RLC_SECOND), RLC_OK);
+    assert_true(rlc_try_acquire(l, "a"));
+    start(&w, l, "a", RLC_FOREVER, NULL);
+    wait_for_waiting(l, "a", 1);
+    rlc_pause(l, "a", unix_now() + 10 * RLC_SECOND, "Retry-After");
+    advance(l, RLC_SECOND); /* its token is due, but held back */
+    nanosleep(&pause, NULL);
+    assert_int_equal(atomic_load(&w.done), 0);
+    advance(l, 9 * RLC_SECOND - SLACK);
+    nanosleep(&pause, NULL);
+    assert_int_equal(atomic_load(&w.done), 0);
+    assert_int_equal(available(l, "a"), 1);
+    advance(l, SLACK);
+    assert_int_equal(finish(&w), RLC_OK);
+
+    /* a pause shorter than the wait for a token changes nothing */
+    assert_int_equal(rlc_set_capacity(l, "b", 1, RLC_MINUTE), RLC_OK);
+    assert_true(rlc_try_acquire(l, "b"));
+    rlc_pause(l, "b", unix_now() + 10 * RLC_SECOND, "Retry-After");
+    start(&w, l, "b", RLC_FOREVER, NULL);
+    wait_for_waiting(l, "b", 1);
+    advance(l, 10 * RLC_SECOND);
+    assert_int_equal(paused_until(l, "b"), 0);
+    advance(l, 50 * RLC_SECOND - 1);
+    nanosleep(&pause, NULL);
+    assert_int_equal(atomic_load(&w.done), 0);
+    advance(l, 1);
+    assert_int_equal(finish(&w), RLC_OK);
+}
+
+/* A deadline inside the pause: RLC_ETIMEDOUT at the deadline, no sooner. */
+static void test_limiter_pause_past_the_deadline_times_out(void **state)
+{
+    rlc_limiter *l = *state;
+    struct waiter w;
+    struct timespec pause = {0, 20000000};
+
+    assert_int_equal(rlc_set_capacity(l, "a", 1, RLC_SECOND), RLC_OK);
+    assert_true(rlc_try_acquire(l, "a"));
+    rlc_pause(l, "a", unix_now() + 10 * RLC_SECOND, "Retry-After");
+    start(&w, l, "a", 5 * RLC_SECOND, NULL);
+    wait_for_waiting(l, "a", 1);
+    advance(l, 5 * RLC_SECOND - 1);
+    nanosleep(&pause, NULL);
+    assert_int_equal(atomic_load(&w.done), 0);
+    advance(l, 1);
+    assert_int_equal(finish(&w), RLC_ETIMEDOUT);
+    assert_int_equal(waiting(l, "a"), 0);
+}
+
+static void test_limiter_pause_never_shortens_past_does_nothing(void **s)
+{
+    rlc_limiter *l = *s;
+    int64_t until = unix_now() + 20 * RLC_SECOND;
+
+    assert_int_equal(rlc_set_capacity(l, "a", 5, RLC_SECOND), RLC_OK);
+    assert_int_equal(rlc_set_capacity(l, "b", 5, RLC_SECOND), RLC_OK);
+    rlc_pause(l, "a", until, "long");
+    rlc_pause(l, "a", unix_now() + 5 * RLC_SECOND, "short");
+    rlc_pause(l, "a", unix_now() - RLC_SECOND, "over");
+    assert_true(paused_until(l, "a") >= until);
+    advance(l, 10 * RLC_SECOND);
+    assert_false(rlc_try_acquire(l, "a")); /* the shorter one did not end it */
+    advance(l, 10 * RLC_SECOND);
+    assert_true(rlc_try_acquire(l, "a"));
+
+    /* times not in the future, unknown resources: nothing happens */
+    rlc_pause(l, "b", unix_now() - RLC_SECOND, NULL);
+    rlc_pause(l, "b", INT64_MIN, NULL);
+    rlc_pause(l, "b", 0, NULL);
+    rlc_pause(l, "nope", unix_now() + RLC_SECOND, NULL);
+    assert_int_equal(paused_until(l, "b"), 0);
+    assert_true(rlc_try_acquire(l, "b"));
+
+    /* for ever, without overflowing anything */
+    rlc_pause(l, "b", INT64_MAX, NULL);
+    assert_int_equal(paused_until(l, "b"), INT64_MAX);
+    advance(l, 1000 * 60 * RLC_MINUTE);
+    assert_false(rlc_try_acquire(l, "b"));
+    assert_int_equal(rlc_acquire(l, "b", 0), RLC_EEXHAUSTED);
+
+    /* removing the resource ends its pause */
+    assert_int_equal(rlc_set_capacity(l, "b", 0, RLC_SECOND), RLC_EINVALCAP);
+    rlc_pause(l, "b", INT64_MAX, NULL); /* removed: ignored */
+    assert_int_equal(rlc_set_capacity(l, "b", 5, RLC_SECOND), RLC_OK);
+    assert_int_equal(paused_until(l, "b"), 0);
+    assert_true(rlc_try_acquire(l, "b"));
+
+    /* a closed limiter takes no pause */
+    assert_int_equal(rlc_close(l), RLC_OK);
+    rlc_pause(l, "a", INT64_MAX, NULL);
+    assert_int_equal(paused_until(l, "a"), 0);
+}
+
 /* A count that would pass 2^47 is rebased on the way: the answers stay
  * exact however long the bucket lives. */
 static void test_limiter_long_life_rebases_exactly(void **state)
@@ -626,6 +777,10 @@ static void test_distributed_config_defaults_and_validation(void **state)
     c.recovery_interval_ns = -1;
     assert_int_equal(rlc_distributed_config_validate(&c), RLC_EINVALCONFIG);
     c.recovery_interval_ns = 0;
+    c.assumed_agents = -1;
+    assert_int_equal(rlc_distributed_config_validate(&c), RLC_EINVALCONFIG);
+    c.assumed_agents = 5;
+    assert_int_equal(rlc_distributed_config_validate(&c), RLC_OK);
     c.agent_id = "";
     assert_int_equal(rlc_distributed_config_validate(&c), RLC_EINVALCONFIG);
 }
@@ -653,6 +808,10 @@ int main(void)
         T(test_limiter_removal_wakes_waiters_unknown),
         T(test_limiter_close_wakes_every_waiter),
         T(test_limiter_cancel_wakes_only_its_waiters),
+        T(test_limiter_pause_holds_every_token),
+        T(test_limiter_pause_waiter_sleeps_through_it),
+        T(test_limiter_pause_past_the_deadline_times_out),
+        T(test_limiter_pause_never_shortens_past_does_nothing),
         T(test_limiter_long_life_rebases_exactly),
         T(test_limiter_many_resources),
         cmocka_unit_test(test_distributed_config_defaults_and_validation),

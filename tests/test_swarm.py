@@ -109,6 +109,10 @@ class Agent:
     def total(self):
         return int(self.ask("total"))
 
+    def take(self, n=1):
+        self.send("take %d" % n)
+        return int(self.expect("took").split()[1])
+
     def connected(self):
         return self.ask("connected") == "1"
 
@@ -233,6 +237,8 @@ class Rlctl(SwarmTest):
         self.assertRegex(status.stdout, r"agent-b +50")
         a.send("announce HTTP 429 from x.example")
         self.assertTrue(wait_until(lambda: b.total() == 25))
+        a.send("pause 12 Retry-After from x.example")
+        self.assertTrue(wait_until(lambda: b.take() == 0))
         b.stop()
         time.sleep(0.5)
         watch.terminate()
@@ -242,6 +248,27 @@ class Rlctl(SwarmTest):
         self.assertRegex(out, r"cut +api 100 -> 50 by agent-a "
                               r"\(HTTP 429 from x.example\)")
         self.assertRegex(out, r"left +agent-b")
+        self.assertRegex(out, r"pause +api until \d\d:\d\d:\d\d "
+                              r"\(1[12]\.\d s\) by agent-a "
+                              r"\(Retry-After from x.example\)")
+
+
+class Pauses(SwarmTest):
+    def test_pause_holds_every_process_until_its_end(self):
+        a = self.agent("a")
+        b = self.agent("b")
+        time.sleep(0.2)  # subscriptions in place on the server
+        t0 = time.monotonic()
+        a.send("pause 2 Retry-After from x.example")
+        self.assertEqual(a.take(), 0)
+        self.assertTrue(wait_until(lambda: b.take() == 0, timeout=1.5))
+        self.assertEqual(b.take(), 0)
+        # b resumes after the pause, within its delay (at most 200 ms)
+        self.assertTrue(wait_until(lambda: b.take() == 1, timeout=5))
+        self.assertGreater(time.monotonic() - t0, 1.9)
+        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertEqual(a.take(), 1)
+        self.assertEqual(a.changes + b.changes, [])  # no capacity change
 
 
 class FairShare(SwarmTest):

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rlctl.c - look at a swarm from outside: `rlctl watch` prints every cut,
- * recovery and presence change on the bus as it happens, one line each;
- * `rlctl status` lists the live agents and each one's share.
+ * recovery, pause and presence change on the bus as it happens, one line
+ * each; `rlctl status` lists the live agents and each one's share.
  *
  * It reads the same ini file as the agents (nats_url, namespace, the
  * resources and their capacities) and only listens: it never publishes,
@@ -99,6 +99,45 @@ static void on_capacity(const char *subject, const void *data, size_t len,
                (long long)m.new_capacity, m.agent_id,
                m.reason[0] != '\0' ? " (" : "", m.reason,
                m.reason[0] != '\0' ? ")" : "");
+    fflush(stdout);
+}
+
+/* "HH:MM:SS" of a Unix time in ns, local time. */
+static void clock_time(int64_t unix_ns, char *out, size_t n)
+{
+    time_t t = (time_t)(unix_ns / RLC_SECOND);
+    struct tm tm;
+
+    if (unix_ns % RLC_SECOND < 0)
+        t--; /* before 1970: round down, not towards zero */
+    localtime_r(&t, &tm);
+    snprintf(out, n, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void on_pause(const char *subject, const void *data, size_t len,
+                     void *arg)
+{
+    rlc__capacity_msg m;
+    struct timespec now;
+    char when[32], until[32];
+
+    (void)arg;
+    stamp(when, sizeof(when));
+    if (rlc__wire_decode_capacity(data, len, &m) != RLC_OK || !m.has_pause) {
+        printf("%s  dropped  a message on %s that does not parse\n", when,
+               subject);
+        fflush(stdout);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    clock_time(m.pause_until_ns, until, sizeof(until));
+    /* In doubles: a far-off pause must not overflow the difference. */
+    printf("%s  %-9s %s until %s (%.1f s) by %s%s%s%s\n", when, "pause",
+           m.resource, until,
+           (double)m.pause_until_ns / 1e9 - (double)now.tv_sec -
+               (double)now.tv_nsec / 1e9,
+           m.agent_id, m.reason[0] != '\0' ? " (" : "", m.reason,
+           m.reason[0] != '\0' ? ")" : "");
     fflush(stdout);
 }
 
@@ -211,8 +250,8 @@ static void stop(int sig)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: rlctl [-c FILE] watch | status\n"
-                 "  watch   print cuts, recoveries and agents joining or\n"
-                 "          leaving, as they happen (Ctrl-C ends)\n"
+                 "  watch   print cuts, recoveries, pauses and agents\n"
+                 "          joining or leaving, as they happen (Ctrl-C ends)\n"
                  "  status  list the live agents and each one's share\n");
 }
 
@@ -223,7 +262,7 @@ int main(int argc, char **argv)
     char prefix[RLC_RESOURCE_MAX + 16];
     rlc_nats_options o;
     rlc_bus *bus = NULL;
-    rlc__bus_sub *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    rlc__bus_sub *s1 = NULL, *s2 = NULL, *s3 = NULL, *s4 = NULL;
     rlc_config *c;
     bool watching;
     int opt;
@@ -273,6 +312,9 @@ int main(int argc, char **argv)
     rlc__bus_subscribe(bus, subject, on_capacity, watching ? bus : NULL, &s2);
     snprintf(subject, sizeof(subject), "%s.presence", prefix);
     rlc__bus_subscribe(bus, subject, on_presence, watching ? bus : NULL, &s3);
+    snprintf(subject, sizeof(subject), "%s.pause", prefix);
+    if (watching) /* pauses change no share: status has no use for them */
+        rlc__bus_subscribe(bus, subject, on_pause, bus, &s4);
     signal(SIGINT, stop);
     signal(SIGTERM, stop);
     if (watching) {
@@ -296,6 +338,7 @@ int main(int argc, char **argv)
     rlc__bus_unsubscribe(bus, s1);
     rlc__bus_unsubscribe(bus, s2);
     rlc__bus_unsubscribe(bus, s3);
+    rlc__bus_unsubscribe(bus, s4);
     rlc_bus_free(bus);
     rlc_config_free(c);
     free(totals);

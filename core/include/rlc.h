@@ -98,6 +98,7 @@ typedef struct rlc_capacity {
     int64_t window_ns; /* the refill window */
     int waiting;       /* callers blocked in rlc_acquire() for a token */
     uint64_t epoch;    /* capacity cuts so far: see rlc_announce_reduced_at */
+    int64_t paused_until_ns; /* Unix ns; 0: not paused */
 } rlc_capacity;
 
 /* A capacity change, passed to rlc_capacity_cb. */
@@ -119,8 +120,10 @@ typedef struct rlc_distributed_config {
     double recovery_factor;       /* 0 -> 1.1 */
     bool max_recovery;            /* default() sets true */
     const char *subject_prefix;   /* NULL -> "ratelimit" */
-    bool split;       /* capacity is the swarm's total, shared by agents */
-    int min_capacity; /* no cut goes below it; 0 -> 1 */
+    bool split;         /* capacity is the swarm's total, shared by agents */
+    int min_capacity;   /* no cut goes below it; 0 -> 1 */
+    int assumed_agents; /* split: agents counted at least, until the bus
+                           has been up for 3 heartbeats; 0 -> 1 */
 } rlc_distributed_config;
 
 /*
@@ -134,8 +137,9 @@ RLC_EXPORT rlc_distributed_config rlc_distributed_config_default(void);
  * rlc_distributed_config_validate - RLC_OK when c can build a limiter:
  * bus and agent_id set (agent_id shorter than RLC_RESOURCE_MAX),
  * reduce_factor in (0, 1) or 0, recovery_interval_ns >= 0,
- * recovery_factor > 1 (below 1e6) or 0. Else RLC_EINVALCONFIG (RLC_EINVAL for
- * NULL c). Zero values stand for the defaults.
+ * recovery_factor > 1 (below 1e6) or 0, assumed_agents >= 0. Else
+ * RLC_EINVALCONFIG (RLC_EINVAL for NULL c). Zero values stand for the
+ * defaults.
  */
 RLC_EXPORT rlc_status
 rlc_distributed_config_validate(const rlc_distributed_config *c);
@@ -213,6 +217,23 @@ RLC_EXPORT void rlc_bus_free(rlc_bus *b);
  * configured one with max_recovery). With split, the configured capacity
  * is the swarm's total: live agents (heartbeats on <prefix>.presence) hold
  * equal shares of it. Capacity callbacks run for every cut and recovery.
+ *
+ * Cold start (split): an agent that starts while the bus is down knows no
+ * peers. Until the limiter has been connected for one full presence-expiry
+ * period (3 heartbeats) it counts max(live agents, assumed_agents) agents;
+ * the ones it has not heard are virtual, and while there are any, every
+ * share is rounded down (total / n), so that the shares of all agents add
+ * up to at most the total whoever knows whom. After that period live
+ * membership alone decides, as before, even across later outages.
+ *
+ * rlc_pause() pauses the resource here and publishes the pause on
+ * <prefix>.pause (a subject Go agents do not listen to). Pauses from
+ * other agents are applied unless they come from this agent_id, name an
+ * unknown resource, do not parse or have already ended; one more than an
+ * hour away is cut to an hour. Each agent adds a random delay of up to
+ * 10 % of the pause left (at most 1 s) to a pause it hears, so that the
+ * swarm does not resume in lockstep. A pause is not a capacity change:
+ * no capacity callback runs for it.
  *
  * Returns RLC_OK and *out, RLC_EINVALCONFIG / RLC_EINVAL (see
  * rlc_distributed_config_validate), RLC_EBUS, RLC_ENOMEM. The bus must
@@ -313,10 +334,10 @@ RLC_EXPORT void rlc_cancel_free(rlc_cancel *c);
  * rlc_try_acquire - take one token if one is there now; never waits.
  *
  * Returns true when a token was taken (it is then in flight). Returns false
- * when none is available, when callers are already waiting for this
- * resource (they come first), for an unknown resource, a closed limiter, or
- * misuse (NULL, name too long). A denial is not an error. Lock-free when no
- * one is waiting.
+ * when none is available, when the resource is paused (rlc_pause), when
+ * callers are already waiting for this resource (they come first), for an
+ * unknown resource, a closed limiter, or misuse (NULL, name too long). A
+ * denial is not an error. Lock-free when no one is waiting.
  */
 RLC_EXPORT bool rlc_try_acquire(rlc_limiter *l, const char *resource);
 
@@ -361,6 +382,27 @@ RLC_EXPORT void rlc_announce_reduced(rlc_limiter *l, const char *resource,
  */
 RLC_EXPORT void rlc_announce_reduced_at(rlc_limiter *l, const char *resource,
                                         const char *reason, uint64_t epoch);
+
+/*
+ * rlc_pause - hold resource until until_unix_ns (CLOCK_REALTIME ns): the
+ * answer to an HTTP Retry-After. While paused, rlc_try_acquire() returns
+ * false and rlc_acquire() waits until the pause ends, then for a token as
+ * usual (tokens keep accruing meanwhile, up to the capacity). A wait whose
+ * deadline comes before the pause ends returns RLC_ETIMEDOUT when the
+ * deadline passes (with timeout 0: RLC_EEXHAUSTED at once). Waiters are
+ * not woken early, but look again: none takes a token during the pause.
+ *
+ * A pause never shortens a longer one already in force; a time not in the
+ * future does nothing. The pause is kept in the limiter's own clock (the
+ * time left is added to its now), so an injected clock must pass that
+ * time, and rlc_clock_advanced() be called, for it to end. A distributed
+ * limiter also tells the swarm (see rlc_distributed_limiter_new). reason
+ * is for people (may be NULL). Returns nothing: unknown resources, a
+ * closed limiter and NULL are ignored. rlc_capacity.paused_until_ns
+ * reports the pause in force. Removing the resource ends its pause.
+ */
+RLC_EXPORT void rlc_pause(rlc_limiter *l, const char *resource,
+                          int64_t until_unix_ns, const char *reason);
 
 /*
  * rlc_get_capacity - fill *out with a snapshot of resource.
