@@ -363,9 +363,18 @@ void rlp_response(struct rlp_resource *r, const char *host,
             while (old < until &&
                    !atomic_compare_exchange_weak(&r->pause_until, &old, until))
                 ;
-            if (old < until)
+            if (old < until) {
+                char why[RLC_HOSTNAME_MAX + 32];
+
                 rlp_log(RLC_LOG_INFO, "%s: paused for %lld s (Retry-After)",
                         r->name, (long long)delta);
+                /* The whole swarm waits too (a limiter of this process
+                 * only pauses itself, which is the same as above). */
+                snprintf(why, sizeof(why), "Retry-After from %s",
+                         host != NULL && host[0] != '\0' ? host : "the server");
+                rlc_pause(r->limiter, r->name,
+                          (wall.tv_sec + delta) * RLC_SECOND, why);
+            }
         }
     }
     epoch = resp->tag_known ? resp->request_tag : atomic_load(&r->epoch);
