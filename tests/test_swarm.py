@@ -353,6 +353,35 @@ class Preloaded(SwarmTest):
                                   r"from 127.0.0.1\)")
 
 
+    def test_a_retry_after_seen_by_one_agent_pauses_the_others(self):
+        ini = self.ini(100)
+        procs = self.run_agents(ini, 2, 5.0)
+        time.sleep(1.5)
+        hit = time.monotonic()
+        one = subprocess.run(
+            [RLRUN_BIN, "-c", ini, "--", sys.executable, "-c",
+             "import urllib.request, urllib.error\n"
+             "try:\n"
+             "    urllib.request.urlopen('%s/429?retry_after=3')\n"
+             "except urllib.error.HTTPError as e:\n"
+             "    assert e.code == 429\n" % self.api.url],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        for p in procs:
+            p.communicate(timeout=60)
+        stats = self.api.stats()
+        after = [t for t, st in zip(stats["times"], stats["statuses"])
+                 if st == 200 and t > stats["times"][0] + 0.1]
+        # the 429's arrival, then a silence of about two to three seconds
+        # (Retry-After: 3 in whole seconds, minus the clock's fraction)
+        t429 = [t for t, st in zip(stats["times"], stats["statuses"])
+                if st == 429][0]
+        gap = min([t for t in after if t > t429] or [t429 + 99]) - t429
+        self.assertGreater(gap, 1.8, "the others went on after %.2f s" % gap)
+        self.assertLess(gap, 4.5)
+        self.assertLess(time.monotonic() - hit, 30)
+
+
 class Outages(SwarmTest):
     def test_server_killed_and_restarted(self):
         a = self.agent("a", "-s", "-n", "10")
