@@ -35,6 +35,7 @@ enum key {
     K_MAX_WAIT,
     K_ON_TIMEOUT,
     K_LOG,
+    K_ASSUMED_AGENTS,
     K_HOSTS,
     K_CAPACITY,
     K_WINDOW,
@@ -55,6 +56,7 @@ static const char *const key_names[NKEYS] = {
     [K_MAX_WAIT] = "max_wait",
     [K_ON_TIMEOUT] = "on_timeout",
     [K_LOG] = "log",
+    [K_ASSUMED_AGENTS] = "assumed_agents",
     [K_HOSTS] = "hosts",
     [K_CAPACITY] = "capacity",
     [K_WINDOW] = "window",
@@ -583,6 +585,21 @@ static bool limiter_value(struct parser *ps, enum key k, const char *v)
                "got '" QUOTE "'",
                v);
         return false;
+    case K_ASSUMED_AGENTS: {
+        long n = 0;
+
+        for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= 100000; i++)
+            n = n * 10 + (v[i] - '0');
+        if (i > 0 && v[i] == '\0' && n <= 100000) {
+            c->assumed_agents = (int)n;
+            return true;
+        }
+        errorf(ps, ps->line,
+               "assumed_agents must be a whole number from 0 to 100000, got "
+               "'" QUOTE "'",
+               v);
+        return false;
+    }
     case K_MAX_RECOVERY:
         if (boolean(v, &c->max_recovery))
             return true;
@@ -860,7 +877,7 @@ static int handler(void *user, const char *section_, const char *name,
         return 0;
     }
     first = ps->in == LIMITER ? K_NAMESPACE : K_HOSTS;
-    last = ps->in == LIMITER ? K_LOG : K_SPLIT;
+    last = ps->in == LIMITER ? K_ASSUMED_AGENTS : K_SPLIT;
     for (k = first; k <= last; k++)
         if (strcmp(name, names[k]) == 0)
             break;

@@ -162,6 +162,7 @@ rlc_limiter *rlp_swarm_limiter(const rlc_config *cfg, bool split)
     p.recovery_factor = cfg->recovery_factor;
     p.max_recovery = cfg->max_recovery;
     p.split = split;
+    p.assumed_agents = cfg->assumed_agents;
     l = open_fn(&p, err, sizeof(err));
     if (l == NULL) {
         rlp_log(RLC_LOG_ERROR, "scope = swarm: %s", err);

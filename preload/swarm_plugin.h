@@ -26,6 +26,7 @@ struct rlp_swarm_params {
     double recovery_factor;
     bool max_recovery;
     bool split;
+    int assumed_agents;
 };
 
 /* A distributed limiter on the plugin's one NATS connection (made on the

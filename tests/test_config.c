@@ -130,6 +130,7 @@ static void test_config_every_key(void **state)
         "max_wait = 1m30s\n"
         "on_timeout = fail\n"
         "log = debug\n"
+        "assumed_agents = 8\n"
         "\n"
         "[openai]                 ; a resource\n"
         "hosts = api.openai.com, *.openai.azure.com:443, 10.1.0.0/16, "
@@ -157,6 +158,7 @@ static void test_config_every_key(void **state)
     assert_int_equal(c->recovery_interval_ns, 45 * RLC_SECOND);
     assert_true(c->recovery_factor == 1.5);
     assert_false(c->max_recovery);
+    assert_int_equal(c->assumed_agents, 8);
     assert_int_equal(c->max_wait_ns, 90 * RLC_SECOND);
     assert_int_equal(c->on_timeout, RLC_ON_TIMEOUT_FAIL);
     assert_int_equal(c->log, RLC_LOG_DEBUG);
@@ -164,7 +166,7 @@ static void test_config_every_key(void **state)
 
     r = &c->resources[0];
     assert_string_equal(r->name, "openai");
-    assert_int_equal(r->line, 14);
+    assert_int_equal(r->line, 15);
     assert_int_equal(r->capacity, 60);
     assert_int_equal(r->window_ns, RLC_MINUTE);
     assert_int_equal(r->per, RLC_PER_CONNECTION);
@@ -187,7 +189,7 @@ static void test_config_every_key(void **state)
 
     r = &c->resources[1];
     assert_string_equal(r->name, "anthropic");
-    assert_int_equal(r->line, 22);
+    assert_int_equal(r->line, 23);
     assert_int_equal(r->capacity, 5);
     assert_int_equal(r->window_ns, 500 * RLC_MILLISECOND);
     assert_int_equal(r->per, RLC_PER_REQUEST);
@@ -220,6 +222,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(c->recovery_interval_ns, 30 * RLC_SECOND);
     assert_true(c->recovery_factor == 1.1);
     assert_true(c->max_recovery);
+    assert_int_equal(c->assumed_agents, 0);
     assert_int_equal(c->max_wait_ns, 5 * RLC_MINUTE);
     assert_int_equal(c->on_timeout, RLC_ON_TIMEOUT_PASS);
     assert_int_equal(c->log, RLC_LOG_WARN);
@@ -415,6 +418,12 @@ static const struct bad_file {
     {"[limiter]\nrecovery_factor = 1e3\n",
      "rlc.ini:2: recovery_factor must be a number above 1 (and below "
      "1000000), got '1e3'"},
+    {"[limiter]\nassumed_agents = -2\n",
+     "rlc.ini:2: assumed_agents must be a whole number from 0 to 100000, "
+     "got '-2'"},
+    {"[limiter]\nassumed_agents = 100001\n",
+     "rlc.ini:2: assumed_agents must be a whole number from 0 to 100000, "
+     "got '100001'"},
     {"[limiter]\nrecovery_interval = 0s\n",
      "rlc.ini:2: recovery_interval must be a positive duration (like 500ms, "
      "30s, 1m, 1h), got '0s'"},
