@@ -267,6 +267,16 @@ static void reshare_all(dist_limiter *d)
         apply(d, r);
 }
 
+/* A peer's heartbeat interval, bounded: it comes from the network. */
+static int64_t interval_of(const rlc__presence_msg *m)
+{
+    int64_t ms = m->interval_ms < 1         ? 1
+                 : m->interval_ms > 3600000 ? 3600000
+                                            : m->interval_ms;
+
+    return ms * RLC_MILLISECOND;
+}
+
 static void on_presence(const char *subject, const void *data, size_t len,
                         void *arg)
 {
@@ -292,13 +302,13 @@ static void on_presence(const char *subject, const void *data, size_t len,
         }
     } else if (i < d->npeers) {
         d->peers[i].seen = rlc__clock_now(&d->clock);
-        d->peers[i].interval = m.interval_ms * RLC_MILLISECOND;
+        d->peers[i].interval = interval_of(&m);
     } else if (d->npeers < MAX_PEERS) {
         struct peer *p = &d->peers[d->npeers++];
 
         snprintf(p->id, sizeof(p->id), "%s", m.agent_id);
         p->seen = rlc__clock_now(&d->clock);
-        p->interval = m.interval_ms * RLC_MILLISECOND;
+        p->interval = interval_of(&m);
         reshare_all(d);
     }
     pthread_mutex_unlock(&d->mu);

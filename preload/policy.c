@@ -413,14 +413,14 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
 
     if ((unsigned)fd >= RLP_FD_MAX || len > sizeof(c->peer))
         return;
+    if (rlp_swarm_is_own(sa))
+        return; /* rlc's own NATS connection, before any wait for config */
     cfg = rlp_config();
     if (cfg == NULL || cfg->nresources == 0)
         return;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
         type != SOCK_STREAM)
         return; /* DNS over UDP, and anything else that is not TCP */
-    if (rlp_swarm_is_own(sa))
-        return; /* rlc's own NATS connection */
     if (fstat(fd, &st) != 0)
         return;
     c = rlp_conn_new();

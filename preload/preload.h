@@ -85,7 +85,10 @@ void rlp_log(rlc_log_level level, const char *fmt, ...)
 /* Everything known of one resource; never freed, stable across reloads. */
 struct rlp_resource {
     char name[RLC_RESOURCE_MAX];
-    rlc_limiter *limiter;
+    /* Swapped when a swarm's limiter becomes available: atomic. */
+    _Atomic(rlc_limiter *) limiter;
+    _Atomic int last_total;      /* swarm: the share seen at the last */
+    _Atomic int64_t last_window; /* charge, for a forked child */
     _Atomic uint32_t epoch;      /* bumped by every capacity cut */
     _Atomic int64_t pause_until; /* CLOCK_MONOTONIC ns; 0: none */
     _Atomic int per;             /* rlc_per, from the latest config */
@@ -119,9 +122,13 @@ void rlp_runtime_after_fork_child(void);
 
 /* ---- swarm.c: scope = swarm, from a plugin loaded on first need -------- */
 
-/* The distributed limiter for swarm resources (one per split value), made
- * on first use; NULL when it cannot be had (said once in the log). */
-rlc_limiter *rlp_swarm_limiter(const rlc_config *cfg, bool split);
+/* The distributed limiter for swarm resources (one per split value) if it
+ * is open; NULL if not (yet). Never blocks. */
+rlc_limiter *rlp_swarm_limiter(bool split);
+/* Opens the limiters cfg's swarm resources need: loads the plugin and
+ * connects (which may take seconds). Called with no lock held and
+ * rlp_busy set. False when the swarm cannot be had (said once). */
+bool rlp_swarm_open(const rlc_config *cfg);
 /* Is sa rlc's own NATS server? Its connection is never limited. */
 bool rlp_swarm_is_own(const struct sockaddr *sa);
 void rlp_swarm_after_fork_child(void);

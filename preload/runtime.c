@@ -28,6 +28,7 @@ static _Atomic int64_t next_check;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* loads, the list */
 static char last_error[RLC_CONFIG_ERR_MAX];
 static rlc_limiter *limiter; /* scope process, and host until it exists */
+static atomic_bool swarm_wanted, swarm_joining;
 static _Atomic(struct rlp_resource *) resources;
 
 static int64_t mono_ns(void)
@@ -75,7 +76,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
 /* Puts cfg in force (mu held). */
 static void apply(const rlc_config *cfg, const rlc_config *old)
 {
-    static bool scope_noted, swarm_noted;
+    static bool scope_noted;
     rlc_limiter *target;
 
     atomic_store(&rlp_log_level, (int)cfg->log);
@@ -90,17 +91,14 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
         atomic_store(&r->per, (int)rc->per);
         target = limiter;
         if (rc->scope == RLC_SCOPE_SWARM) {
-            rlc_limiter *swarm = rlp_swarm_limiter(cfg, rc->split);
+            rlc_limiter *swarm = rlp_swarm_limiter(rc->split);
 
+            /* Until the swarm is joined (outside every lock, see
+             * join_swarm) the process's own bucket holds the line. */
             if (swarm != NULL)
                 target = swarm;
-            else if (!swarm_noted) {
-                swarm_noted = true;
-                rlp_log(RLC_LOG_WARN,
-                        "%s: no swarm: limited within this "
-                        "process",
-                        r->name);
-            }
+            else
+                atomic_store(&swarm_wanted, true);
         }
         if (r->limiter != target) {
             rlc_set_capacity(r->limiter, r->name, 0, 0); /* leaves the old */
@@ -222,12 +220,42 @@ static void maybe_reload(int64_t now)
     pthread_mutex_unlock(&mu);
 }
 
+/*
+ * Joins the swarm the configuration asks for, in the calling thread but
+ * outside pthread_once and the mutex: connecting can take seconds, and the
+ * NATS library's own threads call our hooks meanwhile. One thread does it;
+ * the others go on with the process's buckets until it is done.
+ */
+static void join_swarm(void)
+{
+    const rlc_config *cfg = atomic_load(&current);
+    bool expected = false;
+
+    if (cfg == NULL ||
+        !atomic_compare_exchange_strong(&swarm_joining, &expected, true))
+        return;
+    rlp_busy++;
+    atomic_store(&swarm_wanted, false);
+    if (rlp_swarm_open(cfg)) {
+        pthread_mutex_lock(&mu);
+        apply(atomic_load(&current), atomic_load(&current)); /* move over */
+        pthread_mutex_unlock(&mu);
+    } else {
+        rlp_log(RLC_LOG_WARN, "no swarm: swarm resources are limited within "
+                              "this process");
+    }
+    rlp_busy--;
+    atomic_store(&swarm_joining, false);
+}
+
 const rlc_config *rlp_config(void)
 {
     int64_t now;
     int saved = errno;
 
     pthread_once(&load_once, first_load);
+    if (atomic_load_explicit(&swarm_wanted, memory_order_relaxed))
+        join_swarm();
     if (path[0] != '\0') {
         now = mono_ns();
         if (now >= atomic_load_explicit(&next_check, memory_order_relaxed))
@@ -333,6 +361,14 @@ int rlp_charge(struct rlp_resource *r, int n)
         if (st != RLC_OK)
             break; /* removed by a reload, or closing: let it pass */
     }
+    if (atomic_load(&r->scope) == (int)RLC_SCOPE_SWARM) {
+        rlc_capacity cap;
+
+        if (rlc_get_capacity(r->limiter, r->name, &cap)) {
+            atomic_store(&r->last_total, cap.total);
+            atomic_store(&r->last_window, cap.window_ns);
+        }
+    }
 out:
     rlp_busy--;
     errno = saved;
@@ -373,7 +409,9 @@ void rlp_response(struct rlp_resource *r, const char *host,
                 snprintf(why, sizeof(why), "Retry-After from %s",
                          host != NULL && host[0] != '\0' ? host : "the server");
                 rlc_pause(r->limiter, r->name,
-                          (wall.tv_sec + delta) * RLC_SECOND, why);
+                          (int64_t)wall.tv_sec * RLC_SECOND + wall.tv_nsec +
+                              delta * RLC_SECOND,
+                          why);
             }
         }
     }
@@ -418,8 +456,18 @@ void rlp_runtime_after_fork_child(void)
     for (r = atomic_load(&resources); r != NULL; r = r->next) {
         rlc_capacity cap;
 
-        if (rlc_get_capacity(r->limiter, r->name, &cap))
+        /* A swarm's limiter may be locked by a thread left in the parent:
+         * never called here; its last share seen stands in. */
+        if (atomic_load(&r->scope) == (int)RLC_SCOPE_SWARM) {
+            int total = atomic_load(&r->last_total);
+
+            rlc_set_capacity(fresh, r->name,
+                             total > 0 ? total : atomic_load(&r->configured),
+                             total > 0 ? atomic_load(&r->last_window)
+                                       : atomic_load(&r->window_ns));
+        } else if (rlc_get_capacity(r->limiter, r->name, &cap)) {
             rlc_set_capacity(fresh, r->name, cap.total, cap.window_ns);
+        }
         r->limiter = fresh;
         atomic_store(&r->scope, (int)RLC_SCOPE_PROCESS);
     }

@@ -20,8 +20,9 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static rlp_swarm_open_fn open_fn;
-static bool unavailable;         /* tried and failed: said once */
-static rlc_limiter *limiters[2]; /* [split] */
+static bool unavailable;                   /* tried and failed: said once */
+static _Atomic(rlc_limiter *) limiters[2]; /* [split] */
+static char server_url[1024];
 static char own_host[RLC_HOSTNAME_MAX];
 static _Atomic int own_port; /* of the NATS server; 0: none */
 static char agent_id[RLC_RESOURCE_MAX];
@@ -57,7 +58,7 @@ static void note_server(const char *url)
 
 bool rlp_swarm_is_own(const struct sockaddr *sa)
 {
-    char name[RLC_HOSTNAME_MAX], text[INET6_ADDRSTRLEN];
+    char name[RLC_HOSTNAME_MAX], text[INET6_ADDRSTRLEN] = "";
     int port = atomic_load(&own_port), sport;
     const void *addr;
 
@@ -128,34 +129,27 @@ static bool load_plugin(void)
     return true;
 }
 
-rlc_limiter *rlp_swarm_limiter(const rlc_config *cfg, bool split)
+rlc_limiter *rlp_swarm_limiter(bool split)
+{
+    return atomic_load(&limiters[split]);
+}
+
+/* One limiter (mu held). */
+static bool open_one(const rlc_config *cfg, bool split)
 {
     struct rlp_swarm_params p;
     char err[RLC_CONFIG_ERR_MAX] = "", prefix[RLC_RESOURCE_MAX + 16];
     rlc_limiter *l;
 
-    pthread_mutex_lock(&mu);
-    l = limiters[split];
-    if (l != NULL || unavailable) {
-        pthread_mutex_unlock(&mu);
-        return l;
-    }
-    if (open_fn == NULL && !load_plugin()) {
-        unavailable = true;
-        pthread_mutex_unlock(&mu);
-        return NULL;
-    }
     /* The reference package's prefix for the default namespace, so Go
      * agents share the swarm; others are kept apart. */
     if (strcmp(cfg->namespace_, "default") == 0)
         snprintf(prefix, sizeof(prefix), "ratelimit");
     else
         snprintf(prefix, sizeof(prefix), "ratelimit.%s", cfg->namespace_);
-    snprintf(agent_id, sizeof(agent_id), "%s", cfg->agent_id);
-    note_server(cfg->nats_url);
     memset(&p, 0, sizeof(p));
-    p.nats_url = cfg->nats_url;
-    p.agent_id = cfg->agent_id;
+    p.nats_url = server_url;
+    p.agent_id = agent_id;
     p.subject_prefix = prefix;
     p.reduce_factor = cfg->reduce_factor;
     p.recovery_interval_ns = cfg->recovery_interval_ns;
@@ -166,21 +160,56 @@ rlc_limiter *rlp_swarm_limiter(const rlc_config *cfg, bool split)
     l = open_fn(&p, err, sizeof(err));
     if (l == NULL) {
         rlp_log(RLC_LOG_ERROR, "scope = swarm: %s", err);
-        unavailable = true;
-    } else {
-        rlc_on_capacity_change(l, on_change, NULL);
-        limiters[split] = l;
-        rlp_log(RLC_LOG_INFO, "joined the swarm on %s as %s", cfg->nats_url,
-                cfg->agent_id);
+        return false;
     }
+    rlc_on_capacity_change(l, on_change, NULL);
+    atomic_store(&limiters[split], l);
+    rlp_log(RLC_LOG_INFO, "joined the swarm on %s as %s", server_url, agent_id);
+    return true;
+}
+
+bool rlp_swarm_open(const rlc_config *cfg)
+{
+    bool ok = true;
+
+    pthread_mutex_lock(&mu);
+    if (unavailable) {
+        pthread_mutex_unlock(&mu);
+        return false;
+    }
+    if (open_fn == NULL && !load_plugin()) {
+        unavailable = true;
+        pthread_mutex_unlock(&mu);
+        return false;
+    }
+    /* The first server and agent id stay: the plugin keeps its one
+     * connection, and is_own must keep recognising it. */
+    if (server_url[0] == '\0') {
+        snprintf(server_url, sizeof(server_url), "%s", cfg->nats_url);
+        snprintf(agent_id, sizeof(agent_id), "%s", cfg->agent_id);
+        note_server(server_url);
+    } else if (strcmp(server_url, cfg->nats_url) != 0) {
+        rlp_log(RLC_LOG_WARN, "nats_url changed: restart to use %s",
+                cfg->nats_url);
+    }
+    for (size_t i = 0; i < cfg->nresources && ok; i++) {
+        const rlc_resource_config *rc = &cfg->resources[i];
+
+        if (rc->scope == RLC_SCOPE_SWARM &&
+            atomic_load(&limiters[rc->split]) == NULL)
+            ok = open_one(cfg, rc->split);
+    }
+    if (!ok)
+        unavailable = true;
     pthread_mutex_unlock(&mu);
-    return l;
+    return ok;
 }
 
 void rlp_swarm_after_fork_child(void)
 {
     /* The NATS connection's threads stayed in the parent. */
     pthread_mutex_init(&mu, NULL);
-    limiters[0] = limiters[1] = NULL;
+    atomic_store(&limiters[0], NULL);
+    atomic_store(&limiters[1], NULL);
     unavailable = true;
 }
