@@ -78,6 +78,7 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
 {
     static bool scope_noted;
     rlc_limiter *target;
+    int want;
 
     atomic_store(&rlp_log_level, (int)cfg->log);
     for (size_t i = 0; i < cfg->nresources; i++) {
@@ -107,15 +108,23 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
         }
         atomic_store(&r->scope, target == limiter ? (int)RLC_SCOPE_PROCESS
                                                   : (int)RLC_SCOPE_SWARM);
+        /* A swarm's total waiting here for the swarm to be joined is
+         * shared as the swarm would share it before hearing anyone. */
+        want = rc->capacity;
+        if (rc->scope == RLC_SCOPE_SWARM && target == limiter && rc->split &&
+            cfg->assumed_agents > 1)
+            want = rc->capacity / cfg->assumed_agents > 0
+                       ? rc->capacity / cfg->assumed_agents
+                       : 1;
         /* A capacity the file did not change keeps its cuts. */
-        if (atomic_load(&r->configured) != rc->capacity ||
+        if (atomic_load(&r->configured) != want ||
             atomic_load(&r->window_ns) != rc->window_ns) {
-            atomic_store(&r->configured, rc->capacity);
+            atomic_store(&r->configured, want);
             atomic_store(&r->window_ns, rc->window_ns);
-            rlc_set_capacity(r->limiter, r->name, rc->capacity, rc->window_ns);
+            rlc_set_capacity(r->limiter, r->name, want, rc->window_ns);
             if (old != NULL)
-                rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name,
-                        rc->capacity, (long long)(rc->window_ns / 1000000));
+                rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name, want,
+                        (long long)(rc->window_ns / 1000000));
         }
         if (rc->scope == RLC_SCOPE_HOST && !scope_noted) {
             scope_noted = true;
