@@ -376,7 +376,9 @@ class Preloaded(SwarmTest):
         # (Retry-After: 3 in whole seconds, minus the clock's fraction)
         t429 = [t for t, st in zip(stats["times"], stats["statuses"])
                 if st == 429][0]
-        gap = min([t for t in after if t > t429] or [t429 + 99]) - t429
+        # a request already charged before the pause crossed the bus may
+        # still land in the few milliseconds after the 429
+        gap = min([t for t in after if t > t429 + 0.1] or [t429 + 99]) - t429
         self.assertGreater(gap, 1.8, "the others went on after %.2f s" % gap)
         self.assertLess(gap, 4.5)
         self.assertLess(time.monotonic() - hit, 30)
