@@ -69,7 +69,8 @@ INTEGRATION =
 # What `make` builds besides the library, tests and examples.
 PROGRAMS =
 
--include core/wire.mk core/bus.mk config/build.mk preload/build.mk \
+-include core/wire.mk core/bus.mk core/host.mk config/build.mk \
+         preload/build.mk preload/tls_hello.mk preload/http2.mk \
          preload/preload.mk tools/build.mk
 
 TEST_BIN = $(TESTS:%=$(BUILD)/tests/%)
