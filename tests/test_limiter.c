@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_limiter.c - the memory limiter through the public API, on an
- * injected clock: nothing here sleeps to let time pass.
- *
- * Blocking calls run in a helper thread; the test waits (on the limiter's
- * own `waiting` count) until the helper is queued, moves the clock, and
- * tells the limiter with rlc_clock_advanced().
+ * test_limiter.c - the limiters through the public API, on an injected
+ * clock: nothing here sleeps to let time pass. Each test runs on the memory
+ * limiter, then on a host limiter on a private table (host_mode marks where
+ * it differs by design). Blocking calls run in a helper thread; the test
+ * waits until it is queued, moves the clock, calls rlc_clock_advanced().
  */
 #include <pthread.h>
 #include <sched.h>
@@ -15,8 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,8 +37,13 @@ static void advance(rlc_limiter *l, int64_t ns)
     rlc_clock_advanced(l);
 }
 
+/* Which limiter the tests run on, and where the host one's table is. */
+static bool host_mode;
+static char host_dir[64];
+
 static int setup(void **state)
 {
+    host_mode = false;
     atomic_store(&fake_now, 1000 * RLC_SECOND);
     *state = rlc_memory_limiter_new_with_clock(fake_clock, NULL);
     return *state == NULL ? -1 : 0;
@@ -46,6 +52,41 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     rlc_free(*state);
+    return 0;
+}
+
+/* A fresh table for each test, so that none sees another's resources. */
+static int setup_host(void **state)
+{
+    rlc_host_limiter_options o = {.ns = "conformance", .now = fake_clock};
+    rlc_limiter *l;
+    char err[256];
+    rlc_status st;
+
+    host_mode = true;
+    atomic_store(&fake_now, 1000 * RLC_SECOND);
+    snprintf(host_dir, sizeof(host_dir), "/tmp/rlc-test-limiter-XXXXXX");
+    if (mkdtemp(host_dir) == NULL)
+        return -1;
+    o.dir = host_dir;
+    st = rlc_host_limiter_open(&o, &l, err, sizeof(err));
+    if (st != RLC_OK) {
+        print_error("host limiter: %s: %s\n", rlc_strerror(st), err);
+        return -1;
+    }
+    *state = l;
+    return 0;
+}
+
+static int teardown_host(void **state)
+{
+    char path[128];
+
+    rlc_free(*state);
+    snprintf(path, sizeof(path), "%s/rlc-%u-conformance", host_dir,
+             (unsigned)geteuid());
+    unlink(path);
+    rmdir(host_dir);
     return 0;
 }
 
@@ -132,7 +173,9 @@ static void test_status_table_is_complete(void **state)
     /* the contract's numbering */
     assert_int_equal(RLC_ECLOSED, 1);
     assert_int_equal(RLC_EBUS, 10);
-    for (int s = RLC_OK; s <= RLC_EINVAL; s++) {
+    assert_int_equal(RLC_EFULL, RLC_EINVAL + 1);
+    assert_int_equal(RLC_ESHARED, RLC_EFULL + 1);
+    for (int s = RLC_OK; s <= RLC_ESHARED; s++) {
         assert_true(strlen(rlc_strerror((rlc_status)s)) > 0);
         assert_string_not_equal(rlc_status_name((rlc_status)s),
                                 "RLC_UNKNOWN_STATUS");
@@ -469,10 +512,19 @@ static void test_limiter_timeout_on_the_injected_clock(void **state)
 
     assert_int_equal(rlc_set_capacity(l, "a", 1, 60 * RLC_MINUTE), RLC_OK);
     assert_true(rlc_try_acquire(l, "a"));
-    start(&w, l, "a", 5 * RLC_SECOND, NULL);
-    wait_for_waiting(l, "a", 1);
-    advance(l, 5 * RLC_SECOND);
-    assert_int_equal(finish(&w), RLC_ETIMEDOUT);
+    if (host_mode) {
+        /* The host limiter reserves the token a waiter will get; one due
+         * an hour on is past a 5 s deadline: it says so at once. */
+        int64_t t0 = atomic_load(&fake_now);
+
+        assert_int_equal(rlc_acquire(l, "a", 5 * RLC_SECOND), RLC_ETIMEDOUT);
+        assert_int_equal(atomic_load(&fake_now), t0);
+    } else {
+        start(&w, l, "a", 5 * RLC_SECOND, NULL);
+        wait_for_waiting(l, "a", 1);
+        advance(l, 5 * RLC_SECOND);
+        assert_int_equal(finish(&w), RLC_ETIMEDOUT);
+    }
     assert_int_equal(waiting(l, "a"), 0);
 
     /* a token due before the deadline is taken */
@@ -523,7 +575,11 @@ static void test_limiter_close_wakes_every_waiter(void **state)
     assert_int_equal(rlc_set_capacity(l, "a", 1, 60 * RLC_MINUTE), RLC_OK);
     assert_true(rlc_try_acquire(l, "a"));
     for (i = 0; i < 3; i++) {
-        start(&w[i], l, "a", i == 0 ? RLC_FOREVER : RLC_MINUTE, NULL);
+        /* A host waiter whose token is due after its deadline does not
+         * wait at all (tokens here are due 1, 2 and 3 hours on). */
+        int64_t t = host_mode ? 4 * 60 * RLC_MINUTE : RLC_MINUTE;
+
+        start(&w[i], l, "a", i == 0 ? RLC_FOREVER : t, NULL);
         wait_for_waiting(l, "a", i + 1);
     }
     assert_int_equal(rlc_close(l), RLC_OK);
@@ -552,7 +608,10 @@ static void test_limiter_cancel_wakes_only_its_waiters(void **state)
     assert_true(rlc_cancel_fired(c));
     assert_int_equal(finish(&w[0]), RLC_ECANCELED);
     assert_int_equal(finish(&w[2]), RLC_ECANCELED);
-    assert_int_equal(waiting(l, "a"), 1);
+    /* A host waiter that gives up can only hand back its reservation if
+     * it is the last one; w[0]'s, ahead of w[1], is lost (counted in
+     * `waiting` until its time passes). The release below re-queues. */
+    assert_int_equal(waiting(l, "a"), host_mode ? 2 : 1);
     /* a fired handle cancels before any token is taken */
     rlc_release(l, "a");
     assert_int_equal(finish(&w[1]), RLC_OK);
@@ -658,6 +717,13 @@ static void test_limiter_pause_past_the_deadline_times_out(void **state)
     assert_int_equal(rlc_set_capacity(l, "a", 1, RLC_SECOND), RLC_OK);
     assert_true(rlc_try_acquire(l, "a"));
     rlc_pause(l, "a", unix_now() + 10 * RLC_SECOND, "Retry-After");
+    if (host_mode) {
+        /* No token can come before the deadline: the host limiter does
+         * not wait for nothing, it times out at once. */
+        assert_int_equal(rlc_acquire(l, "a", 5 * RLC_SECOND), RLC_ETIMEDOUT);
+        assert_int_equal(waiting(l, "a"), 0);
+        return;
+    }
     start(&w, l, "a", 5 * RLC_SECOND, NULL);
     wait_for_waiting(l, "a", 1);
     advance(l, 5 * RLC_SECOND - 1);
@@ -740,11 +806,23 @@ static void test_limiter_many_resources(void **state)
     char name[32];
     int i;
 
-    for (i = 0; i < 1000; i++) {
+    /* The host table has a fixed number of slots: one more is refused. */
+    int n = host_mode ? RLC_HOST_SLOTS : 1000;
+
+    for (i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "resource-%d", i);
         assert_int_equal(rlc_set_capacity(l, name, i + 1, RLC_SECOND), RLC_OK);
     }
-    for (i = 0; i < 1000; i++) {
+    if (host_mode) {
+        char err[256];
+
+        assert_int_equal(rlc_set_capacity(l, "one-more", 1, RLC_SECOND),
+                         RLC_EFULL);
+        assert_false(rlc_try_acquire(l, "one-more"));
+        assert_true(rlc_host_limiter_error(l, err, sizeof(err)) > 0);
+        assert_non_null(strstr(err, "slots"));
+    }
+    for (i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "resource-%d", i);
         assert_int_equal(available(l, name), i + 1);
     }
@@ -816,6 +894,22 @@ int main(void)
         T(test_limiter_many_resources),
         cmocka_unit_test(test_distributed_config_defaults_and_validation),
     };
+    /* The conformance tests (all but the first and the last) again, each
+     * on a host limiter of its own; in the same group, as tests/run reads
+     * one tally per binary. */
+    enum { N = sizeof(tests) / sizeof(tests[0]) };
+    static char names[N][128];
+    struct CMUnitTest all[2 * N - 2];
+    size_t i;
 
-    return cmocka_run_group_tests_name("limiter", tests, NULL, NULL);
+    for (i = 0; i < N; i++)
+        all[i] = tests[i];
+    for (i = 1; i + 1 < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "%s (host)", tests[i].name);
+        all[N + i - 1] = tests[i];
+        all[N + i - 1].name = names[i];
+        all[N + i - 1].setup_func = setup_host;
+        all[N + i - 1].teardown_func = teardown_host;
+    }
+    return cmocka_run_group_tests_name("limiter", all, NULL, NULL);
 }

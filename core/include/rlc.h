@@ -54,6 +54,12 @@ extern "C" {
  *   EBUS         the message bus failed (connect, publish).
  *   EINVAL       a NULL limiter or name, or a name of RLC_RESOURCE_MAX bytes
  *                or more: misuse of the API, reported instead of crashing.
+ *   EFULL        the host limiter's shared table has no slot left for one
+ *                more resource (RLC_HOST_SLOTS names per namespace).
+ *   ESHARED      the host limiter's shared table file was refused (another
+ *                owner, group/other access, wrong magic, version or size,
+ *                a symbolic link) or cannot be made; the limiter's error
+ *                string (rlc_host_limiter_error) says which file and why.
  */
 #define RLC_STATUS_MAP(X)                                                      \
     X(OK, "success")                                                           \
@@ -67,7 +73,9 @@ extern "C" {
     X(ECANCELED, "wait cancelled")                                             \
     X(ENOMEM, "out of memory")                                                 \
     X(EBUS, "message bus error")                                               \
-    X(EINVAL, "invalid argument (NULL, or resource name too long)")
+    X(EINVAL, "invalid argument (NULL, or resource name too long)")            \
+    X(EFULL, "shared table full")                                              \
+    X(ESHARED, "shared table refused or unusable")
 
 typedef enum rlc_status {
 #define RLC__STATUS_ENUM(name, msg) RLC_##name,
@@ -430,6 +438,130 @@ RLC_EXPORT rlc_status rlc_close(rlc_limiter *l);
 /* rlc_free - close l if open and free it. No call may still be using it.
  * NULL is fine. */
 RLC_EXPORT void rlc_free(rlc_limiter *l);
+
+/*
+ * Scope = host: one budget per resource shared by every process of this
+ * user on this machine, with no daemon. The buckets live in a file mapped
+ * by every process of a namespace, /dev/shm/rlc-<uid>-<namespace> (or in
+ * $XDG_RUNTIME_DIR when /dev/shm is unusable), created 0600 and refused
+ * when it is anyone else's, readable by group or others, a symbolic link,
+ * or of a wrong magic, version or size. The table holds RLC_HOST_SLOTS
+ * resource names; a name once configured keeps its slot (also when it is
+ * removed) until the file is deleted, which is safe when no process of
+ * the namespace runs (/dev/shm is emptied at boot).
+ *
+ * Every change is one lock-free compare-and-swap on the shared memory: a
+ * process killed at any instant (SIGKILL too) never leaves a resource
+ * locked or half-changed, and the others go on at the exact rate. What a
+ * killed process held is lost, never doubled: a token it had reserved is
+ * not handed to anyone else, and its in-flight requests stay counted in
+ * rlc_capacity.in_flight (which is only a report).
+ *
+ * It behaves as the memory limiter, with these differences:
+ * - Capacity: the last rlc_set_capacity() of a resource, by any process,
+ *   wins for every process. One with the capacity and window already
+ *   configured (by anyone) changes nothing, not even a cut made since:
+ *   processes that start with the same configuration keep the host's cuts.
+ *   rlc_host_limiter_conflict() tells when configurations disagree.
+ * - Cuts (rlc_announce_reduced, 75 %, not below 1, once per epoch) and
+ *   pauses are seen by every process at its next call; capacity callbacks
+ *   run only in the process that made the cut.
+ * - A waiter reserves its token when it starts waiting (the reservation
+ *   is its place in line: waiters are served in order across processes)
+ *   and sleeps until it is due. A token that would come after the
+ *   deadline is not waited for: RLC_ETIMEDOUT at once, as Go's
+ *   rate.Limiter does; so is a pause that ends after the deadline.
+ * - A waiter that gives up (time-out, cancel, close) gives its reservation
+ *   back if it is the last one taken; otherwise it is lost (the host admits
+ *   one token less, never one more). A capacity change, a release that a
+ *   waiter could use, or a pause re-queues the waiters of that resource:
+ *   order among them is then the order in which they wake.
+ * - rlc_capacity.waiting counts tokens reserved and not yet due, in every
+ *   process (with any lost ones, until their time passes); callers held
+ *   by a pause are not in it.
+ * - rlc_close() closes this limiter only: its waiters get RLC_ECLOSED, the
+ *   table and other processes go on.
+ * - rlc_set_capacity() returns RLC_EFULL for a new name when the table is
+ *   full (the resource is not created), RLC_ESHARED when the slot it needs
+ *   has been mid-claim by a live process for over a second (a stopped
+ *   one: a dead claimer's slot is taken back once it has been reaped).
+ *
+ * What a dead process held is recognised by its pid: so the table is
+ * refused to processes of another pid namespace than its creator's. Claims
+ * last a few microseconds; a process stopped (SIGSTOP) in one holds the
+ * slot or record it claimed until it goes on or dies.
+ *
+ * Times in the table are on CLOCK_MONOTONIC, which every process of the
+ * host shares. With an injected clock every process using the table must
+ * read the same clock (a counter in shared memory, for tests). Values read
+ * from the table are checked before use: a capacity or window out of range
+ * (or an origin far in the future, as after a reboot with a table on a
+ * disk) make the resource count as removed until it is configured again.
+ */
+#define RLC_HOST_SLOTS 256   /* resources per namespace (per table file) */
+#define RLC_NAMESPACE_MAX 64 /* longest namespace, NUL included */
+
+/* Where a host limiter's table is, and its clock. NULL or 0: the default. */
+typedef struct rlc_host_limiter_options {
+    const char *ns;   /* [A-Za-z0-9._-], 1..63 bytes; NULL -> "default" */
+    const char *dir;  /* the table's directory; NULL -> /dev/shm, else
+                         $XDG_RUNTIME_DIR. Tests give a private one. */
+    rlc_clock_fn now; /* NULL -> CLOCK_MONOTONIC (see above) */
+    void *now_arg;
+} rlc_host_limiter_options;
+
+/*
+ * rlc_host_limiter_new - a host limiter on namespace ns (NULL: "default")
+ * in the default directory, on CLOCK_MONOTONIC.
+ *
+ * Opens the namespace's table, creating it if need be (created whole under
+ * a temporary name, then linked into place, so no process ever maps half a
+ * table). Returns RLC_OK and *out, which the caller frees with rlc_free();
+ * RLC_EINVAL (NULL out, a namespace of other characters or too long);
+ * RLC_ESHARED (the file was refused or cannot be made); RLC_ENOMEM. Use
+ * rlc_host_limiter_open() to learn why a file was refused.
+ */
+RLC_EXPORT rlc_status rlc_host_limiter_new(const char *ns, rlc_limiter **out);
+
+/* rlc_host_limiter_new_with_clock - the same on an injected clock (see
+ * rlc_memory_limiter_new_with_clock and, above, why every process of the
+ * namespace must then share it). RLC_EINVAL for a NULL now. */
+RLC_EXPORT rlc_status rlc_host_limiter_new_with_clock(const char *ns,
+                                                      rlc_clock_fn now,
+                                                      void *arg,
+                                                      rlc_limiter **out);
+
+/*
+ * rlc_host_limiter_open - the same with options (o NULL: all defaults).
+ * On failure, err (if not NULL) gets a sentence for a person, naming the
+ * file and what is wrong with it ("/dev/shm/rlc-1000-default: mode 0644
+ * lets group or others in (want 0600): refused"), NUL-terminated and cut
+ * to err_len bytes.
+ */
+RLC_EXPORT rlc_status rlc_host_limiter_open(const rlc_host_limiter_options *o,
+                                            rlc_limiter **out, char *err,
+                                            size_t err_len);
+
+/*
+ * rlc_host_limiter_error - copy the last error of host limiter l (why a
+ * call returned RLC_EFULL or RLC_ESHARED) into buf, NUL-terminated and cut
+ * to len bytes. Returns the length of the whole message, 0 when there has
+ * been none or l is not a host limiter. Thread-safe: the message lives in
+ * l, under its lock.
+ */
+RLC_EXPORT size_t rlc_host_limiter_error(rlc_limiter *l, char *buf, size_t len);
+
+/*
+ * rlc_host_limiter_conflict - whether this limiter's configuration of
+ * resource disagrees with another process's: its last rlc_set_capacity()
+ * replaced a different capacity or window set by another process, or a
+ * later one by another process replaced it. Then buf (if not NULL) gets a
+ * sentence naming both configurations and the other pid, and true is
+ * returned; the caller may log it once. false for no disagreement, an
+ * unknown resource, or l not a host limiter.
+ */
+RLC_EXPORT bool rlc_host_limiter_conflict(rlc_limiter *l, const char *resource,
+                                          char *buf, size_t len);
 
 #ifdef __cplusplus
 }
