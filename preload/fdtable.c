@@ -10,7 +10,6 @@
  * the slot still holds it before using it.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +30,7 @@ static void put(struct rlp_conn *c)
     /* Only one path returns it, even if a stale pin raced the last put. */
     if (atomic_exchange(&c->pooled, true))
         return;
+    rlp_flow_release(&c->flow);
     pthread_mutex_lock(&pool_mu);
     c->next_free = free_list;
     free_list = c;
@@ -51,19 +51,10 @@ struct rlp_conn *rlp_conn_new(void)
         if (c == NULL)
             return NULL;
     }
-    c->state = RLP_PENDING;
-    c->decided = false;
-    c->res = NULL;
-    c->charged = false;
-    c->prepaid = 0;
-    c->recv_blind = false;
     c->dev = 0;
     c->ino = 0;
-    c->host[0] = '\0';
-    memset(&c->peer, 0, sizeof(c->peer));
-    c->port = 0;
-    rlc_http1_init(&c->http);
-    atomic_store(&c->lock, 0);
+    atomic_store(&c->tls_inside, false);
+    rlp_flow_init(&c->flow);
     /* An add, not a store: a stale pin may hold a count on it right now. */
     atomic_fetch_add(&c->refs, 1);
     atomic_store(&c->pooled, false);
@@ -126,21 +117,6 @@ void rlp_fd_dup(int oldfd, int newfd)
     rlp_fd_attach(newfd, c); /* the pin becomes newfd's reference */
 }
 
-void rlp_conn_lock(struct rlp_conn *c)
-{
-    int expected = 0;
-
-    while (!atomic_compare_exchange_weak(&c->lock, &expected, 1)) {
-        expected = 0;
-        sched_yield();
-    }
-}
-
-void rlp_conn_unlock(struct rlp_conn *c)
-{
-    atomic_store(&c->lock, 0);
-}
-
 void rlp_fdtable_after_fork_child(void)
 {
     /* Locks held by threads that do not exist in the child are let go. */
@@ -149,6 +125,6 @@ void rlp_fdtable_after_fork_child(void)
         struct rlp_conn *c = atomic_load(&rlp_fds[fd]);
 
         if (c != NULL)
-            atomic_store(&c->lock, 0);
+            atomic_store(&c->flow.lock, 0);
     }
 }

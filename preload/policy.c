@@ -125,96 +125,7 @@ static ssize_t real_in(const struct in_call *i)
     }
 }
 
-/* ---- feeding the parser ------------------------------------------------- */
-
-/* Feeds up to limit bytes of iov to the sent side; sums what it found. */
-static void feed_sent(rlc_http1_conn *h, const struct iovec *iov, int n,
-                      size_t limit, uint32_t tag, rlc_http1_sent *sum)
-{
-    rlc_http1_sent piece;
-
-    memset(sum, 0, sizeof(*sum));
-    for (int i = 0; i < n && limit > 0; i++) {
-        size_t len = iov[i].iov_len < limit ? iov[i].iov_len : limit;
-
-        if (len == 0)
-            continue;
-        rlc_http1_feed_sent(h, iov[i].iov_base, len, tag, &piece);
-        if (sum->host[0] == '\0' && sum->requests_started == 0 &&
-            piece.requests_started > 0)
-            memcpy(sum->host, piece.host, sizeof(sum->host));
-        sum->requests_started += piece.requests_started;
-        sum->opaque = piece.opaque;
-        limit -= len;
-    }
-}
-
-static size_t iov_total(const struct iovec *iov, int n)
-{
-    size_t total = 0;
-
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
-    return total;
-}
-
-/* "Api.Example.com:8080" -> "api.example.com" and 8080 (0 if none). */
-static void split_host(const char *hostport, char *name, size_t n, int *port)
-{
-    const char *end = hostport + strlen(hostport), *colon;
-    size_t len;
-
-    *port = 0;
-    if (hostport[0] == '[') { /* [v6]:port */
-        const char *close = strchr(hostport, ']');
-
-        if (close != NULL) {
-            hostport++;
-            end = close;
-            if (close[1] == ':')
-                *port = atoi(close + 2);
-        }
-    } else {
-        colon = strrchr(hostport, ':');
-        if (colon != NULL && strchr(hostport, ':') == colon) {
-            end = colon;
-            *port = atoi(colon + 1);
-        }
-    }
-    len = (size_t)(end - hostport);
-    if (len >= n)
-        len = n - 1;
-    memcpy(name, hostport, len);
-    name[len] = '\0';
-}
-
-/*
- * The first request decides where a connection belongs: its Host: header
- * wins (a name is authoritative, whatever address it resolved to), else
- * what matched at connect (the resolved name, or the address). Returns
- * false when nothing matches. c is locked.
- */
-static bool decide(struct rlp_conn *c, const rlc_http1_sent *first)
-{
-    const rlc_config *cfg = rlp_config();
-    const rlc_resource_config *rc;
-    struct rlp_resource *res;
-    char name[RLC_HOSTNAME_MAX];
-    int port;
-
-    if (cfg != NULL && first->host[0] != '\0') {
-        split_host(first->host, name, sizeof(name), &port);
-        rc = rlc_config_match(cfg, name, (const struct sockaddr *)&c->peer,
-                              c->port);
-        res = rc != NULL ? rlp_resource_for(rc) : NULL;
-        if (res != NULL) {
-            c->res = res;
-            c->state = RLP_MAPPED;
-            snprintf(c->host, sizeof(c->host), "%s", name);
-        }
-    }
-    return c->state == RLP_MAPPED;
-}
+/* ---- the two paths ------------------------------------------------------ */
 
 /*
  * Is fd still the socket c was made for? A close that bypasses the close
@@ -234,18 +145,61 @@ static bool same_socket(int fd, const struct rlp_conn *c)
     return same;
 }
 
-/* ---- the two paths ------------------------------------------------------ */
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* The first bytes on a socket are a TLS ClientHello: a session rlc
+ * follows through its library (tls.c) costs nothing here; any other is
+ * opaque, mapped by its server name and charged once. c locked. */
+static bool hello_of_followed_session(int fd, struct rlp_conn *c,
+                                      const struct iovec *iov, int n)
+{
+    rlc_tls_hello hello;
+    const struct iovec *first = NULL;
+
+    for (int i = 0; i < n && first == NULL; i++)
+        if (iov[i].iov_len > 0)
+            first = &iov[i];
+    if (first == NULL ||
+        !rlc_tls_looks_like_hello(first->iov_base, first->iov_len) ||
+        rlc_tls_hello_parse(first->iov_base, first->iov_len, &hello) !=
+            RLC_TLS_HELLO_OK)
+        return false;
+    if (rlp_tls_claim_socket(hello.random, fd, c))
+        return true;
+    if (hello.sni[0] != '\0') {
+        const rlc_config *cfg = rlp_config();
+        const rlc_resource_config *rc =
+            cfg != NULL ? rlc_config_match(cfg, hello.sni, NULL, c->flow.port)
+                        : NULL;
+        struct rlp_resource *res = rc != NULL ? rlp_resource_for(rc) : NULL;
+
+        if (res != NULL) {
+            c->flow.res = res;
+            c->flow.state = RLP_MAPPED;
+            snprintf(c->flow.host, sizeof(c->flow.host), "%s", hello.sni);
+        }
+    }
+    rlp_log(RLC_LOG_DEBUG, "TLS to %s that rlc cannot look into: %s",
+            hello.sni[0] != '\0' ? hello.sni : "an unnamed server",
+            c->flow.state == RLP_MAPPED ? "one token per connection"
+                                        : "not limited");
+    return false;
+}
 
 static ssize_t outgoing(const struct out_call *o)
 {
     struct rlp_conn *c = rlp_conn_get(o->fd);
     struct iovec one;
     const struct iovec *iov;
-    rlc_http1_conn dry;
-    rlc_http1_sent found, sent;
-    struct rlp_resource *res;
-    int n, saved, tokens = 0, starts = 0, err;
-    uint32_t tag;
+    struct rlp_plan plan;
+    int n, saved, err;
     ssize_t done;
     size_t total;
 
@@ -256,58 +210,46 @@ static ssize_t outgoing(const struct out_call *o)
     saved = errno;
     iov = out_iov(o, &one, &n);
     total = iov_total(iov, n);
-    if (total == 0) {
+    if (total == 0 || atomic_load(&c->tls_inside)) {
+        rlp_conn_unpin(c);
+        errno = saved;
+        return real_out(o);
+    }
+    /* Records written by a TLS library rlc follows, from inside its call:
+     * its requests are charged there, in plaintext. */
+    if (rlp_tls_current_claims(o->fd, c)) {
         rlp_conn_unpin(c);
         errno = saved;
         return real_out(o);
     }
 
-    rlp_conn_lock(c);
-    if (!c->decided) {
-        c->decided = true;
-        dry = c->http;
-        feed_sent(&dry, iov, n, total, 0, &found);
-        if (!decide(c, &found)) {
-            rlp_conn_unlock(c);
-            rlp_conn_unpin(c);
-            rlp_fd_detach(o->fd); /* unmapped: never looked at again */
-            errno = saved;
-            return real_out(o);
-        }
+    rlp_flow_lock(&c->flow);
+    if (!c->flow.decided && hello_of_followed_session(o->fd, c, iov, n)) {
+        rlp_flow_unlock(&c->flow);
+        rlp_conn_unpin(c);
+        errno = saved;
+        return real_out(o);
     }
-    res = c->res;
-    tag = atomic_load(&res->epoch);
-    dry = c->http;
-    feed_sent(&dry, iov, n, total, tag, &found);
-    if (found.opaque || atomic_load(&res->per) == (int)RLC_PER_CONNECTION) {
-        tokens = c->charged ? 0 : 1;
-        c->charged = true;
-    } else {
-        int from_prepaid;
-
-        starts = found.requests_started;
-        from_prepaid = starts < c->prepaid ? starts : c->prepaid;
-        c->prepaid -= from_prepaid;
-        tokens = starts - from_prepaid;
-        if (starts > 0)
-            c->charged = true; /* if it turns opaque, it was paid for */
+    if (!rlp_flow_plan(&c->flow, iov, n, total, &plan)) {
+        rlp_flow_unlock(&c->flow);
+        rlp_conn_unpin(c);
+        rlp_fd_detach(o->fd); /* unmapped: never looked at again */
+        errno = saved;
+        return real_out(o);
     }
-    rlp_conn_unlock(c);
+    rlp_flow_unlock(&c->flow);
 
-    if (tokens > 0 && !same_socket(o->fd, c)) {
+    if (plan.tokens > 0 && !same_socket(o->fd, c)) {
         rlp_conn_unpin(c);
         rlp_fd_detach(o->fd); /* stale: closed behind our back */
         errno = saved;
         return real_out(o);
     }
-    if (tokens > 0 && rlp_charge(res, tokens) != 0) {
+    if (plan.tokens > 0 && rlp_charge(plan.res, plan.tokens) != 0) {
         /* Nothing is sent: undo what this call took. */
-        rlp_conn_lock(c);
-        if (starts == 0)
-            c->charged = false;
-        else
-            c->prepaid += starts - tokens;
-        rlp_conn_unlock(c);
+        rlp_flow_lock(&c->flow);
+        rlp_flow_unplan(&c->flow, &plan);
+        rlp_flow_unlock(&c->flow);
         rlp_conn_unpin(c);
         errno = ETIMEDOUT;
         return -1;
@@ -317,34 +259,34 @@ static ssize_t outgoing(const struct out_call *o)
     done = real_out(o);
     err = errno;
 
-    rlp_conn_lock(c);
-    if (done == (ssize_t)total && atomic_load(&res->epoch) == tag) {
-        c->http = dry;
-    } else {
-        /* A short write, a failure, or a cut while we waited: feed for
-         * real what left, tagged with the epoch it left in. */
-        tag = atomic_load(&res->epoch);
-        feed_sent(&c->http, iov, n, done > 0 ? (size_t)done : 0, tag, &sent);
-        if (starts > sent.requests_started)
-            c->prepaid += starts - sent.requests_started;
-    }
-    rlp_conn_unlock(c);
+    rlp_flow_lock(&c->flow);
+    rlp_flow_commit(&c->flow, iov, n, done, &plan);
+    rlp_flow_unlock(&c->flow);
     rlp_conn_unpin(c);
     errno = err;
     return done;
 }
 
-/* Feeds what a receiving call returned (done bytes) to the parser. */
+struct still {
+    int fd;
+    const struct rlp_conn *c;
+};
+
+static bool still_same_socket(void *arg)
+{
+    const struct still *s = arg;
+
+    return same_socket(s->fd, s->c);
+}
+
+/* Feeds what a receiving call returned (done bytes) to the flow. */
 static void feed_received(struct rlp_conn *c, const struct in_call *i,
                           size_t done)
 {
-    rlc_http1_received got;
     struct iovec one;
     const struct iovec *iov;
     int n;
-    struct timespec now;
-    struct rlp_resource *res = c->res;
-    char host[RLC_HOSTNAME_MAX];
+    struct still still = {i->fd, c};
 
     if (i->kind == I_RECVMSG) {
         iov = i->msg->msg_iov;
@@ -358,20 +300,7 @@ static void feed_received(struct rlp_conn *c, const struct in_call *i,
         iov = &one;
         n = 1;
     }
-    clock_gettime(CLOCK_REALTIME, &now);
-    for (int k = 0; k < n && done > 0; k++) {
-        size_t len = iov[k].iov_len < done ? iov[k].iov_len : done;
-
-        rlp_conn_lock(c);
-        rlc_http1_feed_received(&c->http, iov[k].iov_base, len, now.tv_sec,
-                                &got);
-        memcpy(host, c->host, sizeof(host));
-        rlp_conn_unlock(c);
-        for (int r = 0; r < got.nresponses; r++)
-            if (got.responses[r].status != 429 || same_socket(i->fd, c))
-                rlp_response(res, host, &got.responses[r]);
-        done -= len;
-    }
+    rlp_flow_received(&c->flow, iov, n, done, still_same_socket, &still);
 }
 
 static ssize_t incoming(const struct in_call *i)
@@ -384,15 +313,17 @@ static ssize_t incoming(const struct in_call *i)
         return real_in(i);
     if (!rlp_conn_pin(i->fd, c))
         return real_in(i);
+    if (!atomic_load(&c->tls_inside))
+        rlp_tls_current_claims(i->fd, c);
     done = real_in(i);
     err = errno;
     /* Peeked bytes will be read again: they are parsed then. MSG_TRUNC
      * discards bytes unseen (the buffer may even be NULL): the responses
-     * can no longer be followed on this connection. */
+     * can no longer be followed on this connection. TLS records of a
+     * followed session are read in plaintext by its library. */
     if (done > 0 && (i->flags & MSG_TRUNC))
-        c->recv_blind = true;
-    else if (done > 0 && !(i->flags & MSG_PEEK) && c->state == RLP_MAPPED &&
-             !c->recv_blind)
+        c->flow.recv_blind = true;
+    else if (done > 0 && !(i->flags & MSG_PEEK) && !atomic_load(&c->tls_inside))
         feed_received(c, i, (size_t)done);
     rlp_conn_unpin(c);
     errno = err;
@@ -411,7 +342,7 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
     int type = 0;
     socklen_t tlen = sizeof(type);
 
-    if ((unsigned)fd >= RLP_FD_MAX || len > sizeof(c->peer))
+    if ((unsigned)fd >= RLP_FD_MAX || len > sizeof(c->flow.peer))
         return;
     if (rlp_swarm_is_own(sa))
         return; /* rlc's own NATS connection, before any wait for config */
@@ -428,17 +359,17 @@ static void track(int fd, const struct sockaddr *sa, socklen_t len)
         return;
     c->dev = st.st_dev;
     c->ino = st.st_ino;
-    memcpy(&c->peer, sa, len);
-    c->port = ntohs(sa->sa_family == AF_INET
-                        ? ((const struct sockaddr_in *)sa)->sin_port
-                        : ((const struct sockaddr_in6 *)sa)->sin6_port);
-    rlp_names_lookup(sa, c->host, sizeof(c->host));
-    rc =
-        rlc_config_match(cfg, c->host[0] != '\0' ? c->host : NULL, sa, c->port);
+    memcpy(&c->flow.peer, sa, len);
+    c->flow.port = ntohs(sa->sa_family == AF_INET
+                             ? ((const struct sockaddr_in *)sa)->sin_port
+                             : ((const struct sockaddr_in6 *)sa)->sin6_port);
+    rlp_names_lookup(sa, c->flow.host, sizeof(c->flow.host));
+    rc = rlc_config_match(cfg, c->flow.host[0] != '\0' ? c->flow.host : NULL,
+                          sa, c->flow.port);
     if (rc != NULL) {
-        c->res = rlp_resource_for(rc);
-        if (c->res != NULL)
-            c->state = RLP_MAPPED;
+        c->flow.res = rlp_resource_for(rc);
+        if (c->flow.res != NULL)
+            c->flow.state = RLP_MAPPED;
     }
     rlp_fd_attach(fd, c);
 }
@@ -700,6 +631,7 @@ pid_t rlp_fork(void)
 
     if (pid == 0) {
         rlp_fdtable_after_fork_child();
+        rlp_tls_after_fork_child();
         rlp_names_after_fork_child();
         rlp_runtime_after_fork_child();
     }

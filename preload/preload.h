@@ -23,7 +23,11 @@
 
 #include "config.h"
 #include "http1.h"
+#include "http2.h"
 #include "rlc.h"
+#include "tls_hello.h"
+
+struct rlp_conn;
 
 /* ---- real.c: the functions the hooks stand in front of ---------------- */
 
@@ -133,6 +137,39 @@ bool rlp_swarm_open(const rlc_config *cfg);
 bool rlp_swarm_is_own(const struct sockaddr *sa);
 void rlp_swarm_after_fork_child(void);
 
+/* ---- tls.c: HTTPS in plaintext, through the TLS library's calls -------- */
+
+/* Is this thread inside a call of a TLS session rlc follows? Then fd (c
+ * its state) carries that session's records: it is linked to it, and
+ * its bytes cost nothing. */
+bool rlp_tls_current_claims(int fd, struct rlp_conn *c);
+/* Is random the client random of a followed session whose socket is not
+ * known yet (one over memory BIOs)? Then fd is linked to it. */
+bool rlp_tls_claim_socket(const unsigned char random[32], int fd,
+                          struct rlp_conn *c);
+void rlp_tls_after_fork_child(void);
+
+int rlp_ssl_write(void *ssl, const void *buf, int num);
+int rlp_ssl_write_ex(void *ssl, const void *buf, size_t num, size_t *written);
+int rlp_ssl_read(void *ssl, void *buf, int num);
+int rlp_ssl_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes);
+int rlp_ssl_set_fd(void *ssl, int fd);
+int rlp_ssl_set_rfd(void *ssl, int fd);
+int rlp_ssl_set_wfd(void *ssl, int fd);
+int rlp_ssl_connect(void *ssl);
+int rlp_ssl_do_handshake(void *ssl);
+void rlp_ssl_free(void *ssl);
+long rlp_ssl_ctrl(void *ssl, int cmd, long larg, void *parg);
+
+int rlp_gnutls_init(void **session, unsigned int flags);
+void rlp_gnutls_deinit(void *session);
+ssize_t rlp_gnutls_record_send(void *session, const void *data, size_t len);
+ssize_t rlp_gnutls_record_recv(void *session, void *data, size_t len);
+int rlp_gnutls_server_name_set(void *session, int type, const void *name,
+                               size_t len);
+void rlp_gnutls_transport_set_int2(void *session, int recv_fd, int send_fd);
+int rlp_gnutls_handshake(void *session);
+
 /* ---- names.c: address -> the name it was resolved from ------------------ */
 
 void rlp_names_learn(const char *name, const struct addrinfo *res);
@@ -140,33 +177,96 @@ void rlp_names_learn(const char *name, const struct addrinfo *res);
 bool rlp_names_lookup(const struct sockaddr *sa, char *out, size_t n);
 void rlp_names_after_fork_child(void);
 
-/* ---- fdtable.c: per-fd connection state --------------------------------- */
-
-#define RLP_FD_MAX 65536 /* fds at or above are never tracked */
+/* ---- flow.c: one connection's requests and responses ------------------- */
 
 enum rlp_conn_state {
     RLP_PENDING, /* nothing matched at connect; the first request decides */
     RLP_MAPPED   /* limited as resource res */
 };
 
-struct rlp_conn {
-    atomic_int refs;    /* fd slots + hooks using it */
-    atomic_bool pooled; /* on the free list */
-    atomic_int lock;    /* spin lock over what follows; never held long */
-    struct rlp_conn *next_free;
+enum rlp_proto {
+    RLP_PROTO_UNKNOWN, /* nothing sent yet */
+    RLP_PROTO_HTTP1,   /* HTTP/1.x, or opaque (the parser says which) */
+    RLP_PROTO_H2       /* began with the HTTP/2 client preface */
+};
 
+/*
+ * What rlc follows of one connection, wherever its plaintext is seen: a
+ * TCP socket's own bytes (policy.c) or what a TLS library encrypts and
+ * decrypts for it (tls.c). Used under its lock, one thread at a time.
+ */
+struct rlp_flow {
+    atomic_int lock; /* spin lock over what follows; never held long */
     int state;
     bool decided; /* the first request's Host: has been looked at */
     struct rlp_resource *res;
     bool charged;    /* a token was taken for this connection */
     bool recv_blind; /* bytes were received unseen (MSG_TRUNC): no sniffing */
-    dev_t dev;       /* the socket's identity, to notice an fd closed */
-    ino_t ino;       /* behind our back and its number reused */
     int prepaid;     /* requests charged whose bytes have not left yet */
-    char host[RLC_HOSTNAME_MAX]; /* name learned at connect, or "" */
-    struct sockaddr_storage peer;
+    char host[RLC_HOSTNAME_MAX];  /* name it is known by, or "" */
+    struct sockaddr_storage peer; /* the address, if known (else AF_UNSPEC) */
     int port;
-    rlc_http1_conn http;
+    int proto;         /* enum rlp_proto */
+    uint32_t received; /* feeds of received bytes so far */
+    union rlp_parser {
+        rlc_http1_conn http;
+        rlc_h2_conn h2;
+    } p;
+};
+
+/* What sending some bytes on a flow will cost, worked out before they
+ * leave (a dry run of the parser) and settled after. */
+struct rlp_plan {
+    int tokens;        /* to charge before the bytes leave */
+    int starts;        /* requests whose first byte is in these bytes */
+    uint32_t tag;      /* the capacity epoch they leave in */
+    uint32_t received; /* the flow's count of received feeds then */
+    struct rlp_resource *res;
+    size_t total;
+    union rlp_parser dry; /* the parser after all of the bytes */
+};
+
+/* A fresh flow: pending, nothing seen. */
+void rlp_flow_init(struct rlp_flow *f);
+/* Frees what the flow allocated (an HPACK decoder); it may be _init'ed
+ * again after. */
+void rlp_flow_release(struct rlp_flow *f);
+void rlp_flow_lock(struct rlp_flow *f);
+void rlp_flow_unlock(struct rlp_flow *f);
+
+/* Plans sending iov[0..n) (total bytes > 0); f locked. The first bytes
+ * decide the resource: their Host: or :authority if a section matches
+ * it, else what f was mapped to before. Returns false when f belongs to
+ * no resource (it is then never looked at again); else fills *p. */
+bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
+                   size_t total, struct rlp_plan *p);
+/* The charge for p failed: nothing is sent; f locked. */
+void rlp_flow_unplan(struct rlp_flow *f, const struct rlp_plan *p);
+/* done bytes of the planned ones left (done < 0: none); f locked. */
+void rlp_flow_commit(struct rlp_flow *f, const struct iovec *iov, int n,
+                     ssize_t done, struct rlp_plan *p);
+
+/* done bytes were received into iov: feeds them and acts on each
+ * response (429, Retry-After). f unlocked; it is locked while parsing.
+ * still_ours (may be NULL) is asked before a 429 is acted on. */
+void rlp_flow_received(struct rlp_flow *f, const struct iovec *iov, int n,
+                       size_t done, bool (*still_ours)(void *), void *arg);
+
+/* ---- fdtable.c: per-fd connection state --------------------------------- */
+
+#define RLP_FD_MAX 65536 /* fds at or above are never tracked */
+
+struct rlp_conn {
+    atomic_int refs;    /* fd slots + hooks using it */
+    atomic_bool pooled; /* on the free list */
+    struct rlp_conn *next_free;
+
+    dev_t dev; /* the socket's identity, to notice an fd closed */
+    ino_t ino; /* behind our back and its number reused */
+    /* Its bytes are TLS records of a session rlc follows through the TLS
+     * library's own calls (tls.c): they cost nothing here. */
+    atomic_bool tls_inside;
+    struct rlp_flow flow;
 };
 
 extern _Atomic(struct rlp_conn *) rlp_fds[RLP_FD_MAX];
@@ -197,9 +297,6 @@ void rlp_fd_attach(int fd, struct rlp_conn *c);
 void rlp_fd_detach(int fd);
 /* newfd shares oldfd's state (dup); newfd's old state is dropped. */
 void rlp_fd_dup(int oldfd, int newfd);
-
-void rlp_conn_lock(struct rlp_conn *c);
-void rlp_conn_unlock(struct rlp_conn *c);
 
 void rlp_fdtable_after_fork_child(void);
 

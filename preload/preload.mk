@@ -5,31 +5,34 @@
 # (--exclude-libs keeps librlc's own API from leaking into programs).
 
 PRELOAD_SRC = preload/real.c preload/log.c preload/names.c \
-              preload/fdtable.c preload/runtime.c preload/policy.c \
-              preload/swarm.c preload/hooks.c
+              preload/fdtable.c preload/flow.c preload/runtime.c \
+              preload/policy.c preload/tls.c preload/swarm.c \
+              preload/hooks.c preload/hooks_tls.c
 PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_SO = $(BUILD)/librlpreload.so
 RLRUN = $(BUILD)/rlrun
 
 PROGRAMS += $(PRELOAD_SO) $(RLRUN) $(BUILD)/tests/errno_probe
 
-$(PRELOAD_SO): $(PRELOAD_OBJ) $(HTTP1_OBJ) $(CONFIG_OBJ) $(STATIC)
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) $(TLS_HELLO_OBJ) \
+		$(CONFIG_OBJ) $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs $(LDFLAGS) \
-		-o $@ $(filter %.o,$^) $(STATIC) -linih -ldl $(LDLIBS)
+		-o $@ $(filter %.o,$^) $(STATIC) -linih -lnghttp2 -ldl $(LDLIBS)
 
 $(RLRUN): $(BUILD)/preload/rlrun.o $(CONFIG_OBJ) $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(STATIC) -linih $(LDLIBS)
 
 $(BUILD)/preload/rlrun.o: RLC_CFLAGS += -DRLC_LIBDIR='"$(LIBDIR)"'
-INTEGRATION += tests/test_preload.py
+INTEGRATION += tests/test_preload.py tests/test_tls.py
 
 # test_hooks links the preload's objects in: its hooks then stand in front
 # of libc for the whole test process, so the sanitizer builds check them.
 TESTS += test_hooks
-$(BUILD)/tests/test_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(CONFIG_OBJ)
-$(BUILD)/tests/test_hooks: LDLIBS += -linih -ldl
+$(BUILD)/tests/test_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) \
+		$(TLS_HELLO_OBJ) $(CONFIG_OBJ)
+$(BUILD)/tests/test_hooks: LDLIBS += -linih -lnghttp2 -ldl
 
 # scope = swarm: NATS, JSON and the distributed limiter live in a plugin
 # beside the preload, loaded only by a process that has a swarm resource.

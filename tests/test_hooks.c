@@ -589,8 +589,8 @@ static void test_hooks_keepalive_charges_once_per_request(void **state)
     char two[2 * sizeof(REQ_OK)];
 
     (void)state;
-    assert_int_equal(c->state, RLP_MAPPED);
-    assert_ptr_equal(c->res, r);
+    assert_int_equal(c->flow.state, RLP_MAPPED);
+    assert_ptr_equal(c->flow.res, r);
     assert_int_equal(in_flight(r), base); /* connecting costs nothing */
     for (int i = 1; i <= 3; i++) {
         assert_int_equal(roundtrip(fd, "/ok"), 200);
@@ -606,7 +606,7 @@ static void test_hooks_keepalive_charges_once_per_request(void **state)
     assert_int_equal(read_response_raw(fd), 200);
     assert_int_equal(in_flight(r), base + 5);
     assert_int_equal(capacity(r).available, avail - 5);
-    assert_int_equal(c->prepaid, 0);
+    assert_int_equal(c->flow.prepaid, 0);
     assert_int_equal(atomic_load(&s->requests), 5);
     close(fd);
     assert_null(rlp_conn_get(fd));
@@ -619,11 +619,11 @@ static void test_hooks_per_connection_charges_once(void **state)
     int a = dial(A_CONN), b;
 
     (void)state;
-    assert_false(tracked(a)->charged);
+    assert_false(tracked(a)->flow.charged);
     for (int i = 0; i < 3; i++)
         assert_int_equal(roundtrip(a, "/ok"), 200);
     assert_int_equal(in_flight(r), base + 1);
-    assert_true(tracked(a)->charged);
+    assert_true(tracked(a)->flow.charged);
     b = dial(A_CONN);
     assert_int_equal(roundtrip(b, "/ok"), 200);
     assert_int_equal(roundtrip(a, "/ok"), 200);
@@ -641,7 +641,7 @@ static void test_hooks_unmapped_destination_is_dropped_uncharged(void **state)
 
     (void)state;
     /* Pending until the first request's Host: says where it goes. */
-    assert_int_equal(c->state, RLP_PENDING);
+    assert_int_equal(c->flow.state, RLP_PENDING);
     assert_int_equal(roundtrip(fd, "/ok"), 200);
     assert_null(rlp_conn_get(fd));
     assert_true(atomic_load(&c->pooled)); /* nothing kept */
@@ -660,12 +660,12 @@ static void test_hooks_host_header_maps_a_pending_connection(void **state)
     struct rlp_conn *c = tracked(fd);
 
     (void)state;
-    assert_int_equal(c->state, RLP_PENDING);
+    assert_int_equal(c->flow.state, RLP_PENDING);
     send_all(fd, req, sizeof(req) - 1);
     assert_ptr_equal(rlp_conn_get(fd), c);
-    assert_int_equal(c->state, RLP_MAPPED);
-    assert_ptr_equal(c->res, r);
-    assert_string_equal(c->host, "named.example");
+    assert_int_equal(c->flow.state, RLP_MAPPED);
+    assert_ptr_equal(c->flow.res, r);
+    assert_string_equal(c->flow.host, "named.example");
     assert_int_equal(in_flight(r), base + 1);
     assert_int_equal(read_response_raw(fd), 200);
     close(fd);
@@ -715,8 +715,8 @@ static void test_hooks_only_tcp_to_inet_is_tracked(void **state)
     a6.sin6_port = htons((uint16_t)port);
     inet_pton(AF_INET6, "::ffff:" A_COUNT, &a6.sin6_addr);
     assert_int_equal(connect(s, (struct sockaddr *)&a6, sizeof(a6)), 0);
-    assert_int_equal(tracked(s)->state, RLP_MAPPED);
-    assert_ptr_equal(tracked(s)->res, resource(A_COUNT));
+    assert_int_equal(tracked(s)->flow.state, RLP_MAPPED);
+    assert_ptr_equal(tracked(s)->flow.res, resource(A_COUNT));
     assert_int_equal(roundtrip(s, "/ok"), 200);
     assert_int_equal(in_flight_everywhere(), before + 1);
     close(s);
@@ -855,7 +855,7 @@ static void test_hooks_short_writes_and_eagain_charge_once(void **state)
     /* Requests 0..k-1 went out; request k either started (off > 0) or was
      * paid for by the call that got EAGAIN: k + 1 tokens either way. */
     assert_int_equal(in_flight(r), base + 1 + k + 1);
-    assert_int_equal(cb->prepaid, off == 0 ? 1 : 0);
+    assert_int_equal(cb->flow.prepaid, off == 0 ? 1 : 0);
     /* The rest of request k and all of request k + 1 in one call: only
      * what was not paid for yet is charged, once however often it is
      * retried. */
@@ -867,7 +867,7 @@ static void test_hooks_short_writes_and_eagain_charge_once(void **state)
         assert_int_equal(send(b, two, rest, 0), -1);
         assert_int_equal(errno, EAGAIN);
         assert_int_equal(in_flight(r), base + 1 + k + 2);
-        assert_int_equal(cb->prepaid, off == 0 ? 2 : 1);
+        assert_int_equal(cb->flow.prepaid, off == 0 ? 2 : 1);
     }
 
     /* The server reads now: everything goes, nothing more is charged. */
@@ -875,7 +875,7 @@ static void test_hooks_short_writes_and_eagain_charge_once(void **state)
     send_all(a, post + off_a, total - off_a);
     send_all(b, two, rest);
     assert_int_equal(in_flight(r), base + 1 + k + 2);
-    assert_int_equal(cb->prepaid, 0);
+    assert_int_equal(cb->flow.prepaid, 0);
     assert_int_equal(read_response_raw(a), 200);
     for (int i = 0; i < k + 2; i++)
         assert_int_equal(read_response_raw(b), 200);
@@ -1135,7 +1135,7 @@ static void test_hooks_errno_of_failures_is_the_real_one(void **state)
         connect(fd, (struct sockaddr *)&refused, sizeof(refused)),
         r->connect(plain, (struct sockaddr *)&refused, sizeof(refused)));
     assert_int_equal(errno, EINPROGRESS);
-    assert_int_equal(tracked(fd)->state, RLP_MAPPED);
+    assert_int_equal(tracked(fd)->flow.state, RLP_MAPPED);
     assert_int_equal(wait_io(fd, POLLOUT), 0);
     assert_int_equal(wait_io(plain, POLLOUT), 0);
     SAME_AS_REAL(send(fd, REQ_OK, len, 0), r->send(plain, REQ_OK, len, 0));
@@ -1143,7 +1143,7 @@ static void test_hooks_errno_of_failures_is_the_real_one(void **state)
     SAME_AS_REAL(send(fd, REQ_OK, len, 0), r->send(plain, REQ_OK, len, 0));
     assert_int_equal(errno, EPIPE);
     assert_int_equal(in_flight(res), base + 1);
-    assert_int_equal(tracked(fd)->prepaid, 1);
+    assert_int_equal(tracked(fd)->flow.prepaid, 1);
     close(fd);
     close(plain);
     close(keep);
@@ -1201,7 +1201,7 @@ static void test_hooks_dup_family_shares_state(void **state)
     assert_int_equal(roundtrip(d2, "/ok"), 200);
     assert_int_equal(roundtrip(d5, "/ok"), 200);
     assert_int_equal(in_flight(r), base + 3);
-    assert_int_equal(c->state, RLP_MAPPED);
+    assert_int_equal(c->flow.state, RLP_MAPPED);
     close(d);
     close(d2);
     close(d3);
@@ -1469,7 +1469,7 @@ static void test_hooks_retry_after_pauses_the_resource(void **state)
     assert_int_equal(errno, ETIMEDOUT);
     assert_true(now_ns() - t0 >= MAX_WAIT_NS);
     assert_int_equal(in_flight(r), base);
-    assert_int_equal(c->prepaid, 0);
+    assert_int_equal(c->flow.prepaid, 0);
     close(fd);
     wait_done(s);
     assert_int_equal(atomic_load(&s->bytes), 0);
@@ -1498,14 +1498,14 @@ static void test_hooks_timeout_fails_with_nothing_sent(void **state)
     assert_true(now_ns() - t0 >= MAX_WAIT_NS);
     assert_true(now_ns() - t0 < 5 * RLC_SECOND);
     /* Nothing taken, nothing owed: a retry is a new attempt. */
-    assert_int_equal(c->prepaid, 0);
+    assert_int_equal(c->flow.prepaid, 0);
     assert_int_equal(in_flight(r), base);
     t0 = now_ns();
     errno = KEEP;
     assert_int_equal(writev(fd, iov, 2), -1);
     assert_int_equal(errno, ETIMEDOUT);
     assert_true(now_ns() - t0 >= MAX_WAIT_NS);
-    assert_int_equal(c->prepaid, 0);
+    assert_int_equal(c->flow.prepaid, 0);
     assert_int_equal(in_flight(r), base);
     close(fd);
     wait_done(s);
@@ -1608,7 +1608,7 @@ static int in_child(int inherited, struct rlp_conn *c, struct rlp_resource *r,
     child_defaults();
     if (rlp_conn_get(inherited) != c)
         return 10;
-    if (c->state != RLP_MAPPED || c->res != r)
+    if (c->flow.state != RLP_MAPPED || c->flow.res != r)
         return 11;
     if (r->limiter == parents)
         return 12;

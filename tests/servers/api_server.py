@@ -18,10 +18,12 @@ Paths:
   /reset           forget everything (not counted)
 
 It prints "PORT <n>" on stdout once listening (use --port 0 for a free
-port) and stops after --lifetime seconds at the latest.
+port) and stops after --lifetime seconds at the latest. With --tls CERT KEY
+it speaks HTTPS (HTTP/1.1 only) instead.
 """
 import argparse
 import json
+import ssl
 import sys
 import threading
 import time
@@ -151,8 +153,17 @@ def main():
     p.add_argument("--burst", type=int, default=1)
     p.add_argument("--retry-after", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=600)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        ctx.set_alpn_protocols(["http/1.1"])
+        # the handshake happens in each connection's thread, at its first
+        # read, so one client that never finishes it holds up nobody
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     server.daemon_threads = True
     server.quota = Quota(a.rate, a.burst)
     server.retry_after = a.retry_after
