@@ -128,6 +128,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# http_sink --tls serves the HTTPS row of bench_preload.
+$(BUILD)/bench/http_sink: LDLIBS += -lssl -lcrypto
+
 # Every test runs, even after a failure; the total closes the run. The
 # suites with real clients (INTEGRATION) preload build/librlpreload.so into
 # curl, python and node: an instrumented preload cannot go into programs
