@@ -192,6 +192,13 @@ static bool hl_pause(rlc_limiter *l, rlc__name r, int64_t until,
         sl, &hl(l)->clock, rlc__add_sat(rlc__clock_now(&hl(l)->clock), left));
 }
 
+static bool hl_grow(rlc_limiter *l, rlc__name r, int from, int to)
+{
+    struct rlc__shm_slot *sl = find(hl(l), r);
+
+    return sl != NULL && rlc__shm_bucket_grow(sl, &hl(l)->clock, from, to);
+}
+
 static bool hl_get_capacity(rlc_limiter *l, rlc__name r, rlc_capacity *out)
 {
     struct rlc__shm_slot *sl = find(hl(l), r);
@@ -240,6 +247,7 @@ static const rlc__limiter_ops host_ops = {
     .announce_reduced = hl_announce_reduced,
     .pause = hl_pause,
     .get_capacity = hl_get_capacity,
+    .grow = hl_grow,
     .wake_all = hl_wake_all,
     .destroy = hl_destroy,
 };

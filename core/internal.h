@@ -68,6 +68,8 @@ typedef struct rlc__limiter_ops {
     /* until: Unix ns. Returns true when it lengthened the pause. */
     bool (*pause)(rlc_limiter *l, rlc__name r, int64_t until, const char *why);
     bool (*get_capacity)(rlc_limiter *l, rlc__name r, rlc_capacity *out);
+    /* rlc_grow_capacity; NULL: the limiter recovers by itself, or never */
+    bool (*grow)(rlc_limiter *l, rlc__name r, int from, int to);
     void (*wake_all)(rlc_limiter *l); /* after close, or a clock move */
     void (*destroy)(rlc_limiter *l);
 } rlc__limiter_ops;

@@ -113,6 +113,16 @@ void rlc_pause(rlc_limiter *l, const char *resource, int64_t until_unix_ns,
         (void)l->ops->pause(l, r, until_unix_ns, reason != NULL ? reason : "");
 }
 
+bool rlc_grow_capacity(rlc_limiter *l, const char *resource, int from, int to)
+{
+    rlc__name r;
+
+    if (l == NULL || !name_of(resource, &r) || from <= 0 || to <= from ||
+        l->ops->grow == NULL || atomic_load(&l->closed))
+        return false;
+    return l->ops->grow(l, r, from, to);
+}
+
 bool rlc_get_capacity(rlc_limiter *l, const char *resource, rlc_capacity *out)
 {
     rlc__name r;

@@ -718,6 +718,39 @@ int rlc__shm_bucket_scale(struct rlc__shm_slot *sl, const rlc__clock *clk,
     return a.cap;
 }
 
+struct grow_arg {
+    int from, to;
+};
+
+static bool grow_fn(const params *from, bool alive, uint64_t count, int64_t now,
+                    params *to, uint64_t *n, void *arg)
+{
+    struct grow_arg *a = arg;
+    rlc__gcra g = gcra_of(from), t;
+    int64_t cap = a->to;
+
+    if (!alive || from->cap != a->from)
+        return false; /* removed, or changed since the caller looked */
+    if (from->cfg_cap > 0 && cap > from->cfg_cap)
+        cap = from->cfg_cap;
+    if (cap <= from->cap)
+        return false;
+    *to = *from;
+    to->cap = cap;
+    to->origin = now;
+    t = gcra_of(to);
+    *n = rlc__gcra_convert(&g, count, &t, now);
+    return true;
+}
+
+bool rlc__shm_bucket_grow(struct rlc__shm_slot *sl, const rlc__clock *clk,
+                          int from, int to)
+{
+    struct grow_arg a = {from, to};
+
+    return change(sl, clk, grow_fn, &a);
+}
+
 struct pause_arg {
     int64_t until;
 };

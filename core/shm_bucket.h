@@ -47,6 +47,12 @@ int rlc__shm_bucket_scale(struct rlc__shm_slot *sl, const rlc__clock *clk,
                           int num, int den, int floor, const uint64_t *epoch,
                           int *old);
 
+/* Raises the capacity from `from` to `to` (not above the configured one)
+ * if it is still `from`; no epoch is counted, the configuration stays.
+ * true when it changed it. */
+bool rlc__shm_bucket_grow(struct rlc__shm_slot *sl, const rlc__clock *clk,
+                          int from, int to);
+
 /* Holds every token until `until` (on the clock) unless a longer pause is
  * in force. true when it lengthened the pause. */
 bool rlc__shm_bucket_pause(struct rlc__shm_slot *sl, const rlc__clock *clk,

@@ -847,6 +847,44 @@ static void test_host_cut_and_pause_are_seen_by_other_processes(void **s)
     rlc_free(l);
 }
 
+static void test_host_growth_is_one_step_and_keeps_the_configuration(void **s)
+{
+    rlc_limiter *a = open_t(true), *b = open_t(true), *m;
+    rlc_capacity c;
+
+    (void)s;
+    assert_int_equal(rlc_set_capacity(a, "api", 100, RLC_MINUTE), RLC_OK);
+    rlc_announce_reduced(a, "api", "429");
+    assert_true(rlc_get_capacity(b, "api", &c));
+    assert_int_equal(c.total, 75);
+    /* both saw 75: one step wins */
+    assert_true(rlc_grow_capacity(a, "api", 75, 83));
+    assert_false(rlc_grow_capacity(b, "api", 75, 83));
+    assert_true(rlc_get_capacity(b, "api", &c));
+    assert_int_equal(c.total, 83);
+    assert_int_equal(c.epoch, 1); /* growing is not a cut */
+    /* a process starting with the same configuration keeps the growth */
+    assert_int_equal(rlc_set_capacity(b, "api", 100, RLC_MINUTE), RLC_OK);
+    assert_true(rlc_get_capacity(a, "api", &c));
+    assert_int_equal(c.total, 83);
+    /* never above the configured capacity; nothing for bad arguments */
+    assert_true(rlc_grow_capacity(b, "api", 83, 1000));
+    assert_true(rlc_get_capacity(a, "api", &c));
+    assert_int_equal(c.total, 100);
+    assert_false(rlc_grow_capacity(a, "api", 100, 120));
+    assert_false(rlc_grow_capacity(a, "api", 100, 90));
+    assert_false(rlc_grow_capacity(a, "nope", 1, 2));
+    assert_false(rlc_grow_capacity(NULL, "api", 1, 2));
+    /* the memory limiter's capacity is set, not grown */
+    m = rlc_memory_limiter_new();
+    assert_non_null(m);
+    assert_int_equal(rlc_set_capacity(m, "api", 10, RLC_MINUTE), RLC_OK);
+    assert_false(rlc_grow_capacity(m, "api", 10, 20));
+    rlc_free(m);
+    rlc_free(a);
+    rlc_free(b);
+}
+
 /* Real clock from here on. */
 
 static int child_wait(void *arg)
@@ -1330,6 +1368,7 @@ int main(void)
         T(test_host_cancel_gives_back_the_last_reservation),
         T(test_host_late_waiter_takes_from_the_bucket_as_it_is),
         T(test_host_cut_and_pause_are_seen_by_other_processes),
+        T(test_host_growth_is_one_step_and_keeps_the_configuration),
         T(test_host_racing_claims_make_one_slot_per_name),
         T(test_host_waiter_is_woken_by_another_process),
         T(test_host_waiters_across_processes_in_order),

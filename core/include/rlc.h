@@ -511,6 +511,22 @@ typedef struct rlc_host_limiter_options {
 } rlc_host_limiter_options;
 
 /*
+ * rlc_grow_capacity - recovery after cuts: raises resource's capacity from
+ * `from` to `to`, only if it is still `from`, so that of several callers
+ * (threads, or processes sharing a host limiter) that saw the same
+ * capacity one step wins. Never above the capacity configured with
+ * rlc_set_capacity, and the configuration stays as it was set (processes
+ * that configure the same values later keep the grown capacity). Counts
+ * no cut epoch. Returns true when it raised the capacity; false when it
+ * was not `from` any more, to <= from, the resource is unknown, or the
+ * limiter does not grow on request (the memory limiter, whose capacity
+ * rlc_set_capacity sets directly; the distributed one, which recovers by
+ * itself). Thread-safe.
+ */
+RLC_EXPORT bool rlc_grow_capacity(rlc_limiter *l, const char *resource,
+                                  int from, int to);
+
+/*
  * rlc_host_limiter_new - a host limiter on namespace ns (NULL: "default")
  * in the default directory, on CLOCK_MONOTONIC.
  *
