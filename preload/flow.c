@@ -197,7 +197,7 @@ bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
     res = f->res;
     p->res = res;
     p->received = f->received;
-    p->tag = atomic_load(&res->epoch);
+    p->tag = rlp_epoch(res);
     p->dry = f->p;
     feed_sent(f->proto, &p->dry, iov, n, total, p->tag, &found);
     if (found.opaque || atomic_load(&res->per) == (int)RLC_PER_CONNECTION) {
@@ -230,7 +230,7 @@ void rlp_flow_commit(struct rlp_flow *f, const struct iovec *iov, int n,
     struct found sent;
     uint32_t tag;
 
-    if (done == (ssize_t)p->total && atomic_load(&p->res->epoch) == p->tag) {
+    if (done == (ssize_t)p->total && rlp_epoch(p->res) == p->tag) {
         if (f->proto == RLP_PROTO_H2) {
             rlc_h2_conn_adopt_sent(&f->p.h2, &p->dry.h2);
             return;
@@ -244,7 +244,7 @@ void rlp_flow_commit(struct rlp_flow *f, const struct iovec *iov, int n,
     }
     /* A short write, a failure, or a cut while we waited: feed for real
      * what left, tagged with the epoch it left in. */
-    tag = atomic_load(&p->res->epoch);
+    tag = rlp_epoch(p->res);
     feed_sent(f->proto, &f->p, iov, n, done > 0 ? (size_t)done : 0, tag, &sent);
     if (p->starts > sent.starts)
         f->prepaid += p->starts - sent.starts;

@@ -100,6 +100,8 @@ struct rlp_resource {
     _Atomic int configured;      /* capacity the config asks for */
     _Atomic int64_t window_ns;
     _Atomic int64_t changed_at; /* last cut or recovery, monotonic ns */
+    _Atomic int64_t next_look;  /* scope host: next look at recovery */
+    _Atomic int last_seen;      /* scope host: the capacity seen then */
     struct rlp_resource *next;
 };
 
@@ -116,6 +118,10 @@ struct rlp_resource *rlp_resource_named(const char *name);
 /* Takes n tokens for r, waiting as the configuration says. Returns 0, or
  * -1 when on_timeout = fail and the wait ran out. */
 int rlp_charge(struct rlp_resource *r, int n);
+
+/* The capacity epoch requests to r leave in, their tag: cuts so far, in
+ * this process or (scope host) on the whole host. */
+uint32_t rlp_epoch(struct rlp_resource *r);
 
 /* A response with this status came back on a request sent at epoch. */
 void rlp_response(struct rlp_resource *r, const char *host,

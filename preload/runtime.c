@@ -27,7 +27,10 @@ static struct stat seen;
 static _Atomic int64_t next_check;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* loads, the list */
 static char last_error[RLC_CONFIG_ERR_MAX];
-static rlc_limiter *limiter; /* scope process, and host until it exists */
+static rlc_limiter *limiter;  /* scope process, and what cannot be shared */
+static rlc_limiter *host_lim; /* scope host: the user's shared table */
+static char host_ns[RLC_NAMESPACE_MAX];
+static bool host_tried;
 static atomic_bool swarm_wanted, swarm_joining;
 static _Atomic(struct rlp_resource *) resources;
 
@@ -73,10 +76,42 @@ static bool same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* The host limiter of namespace ns, opened on first need (mu held); NULL
+ * when the table cannot be had: said once, and the process's own buckets
+ * stand in. */
+static rlc_limiter *host_limiter(const char *ns)
+{
+    char err[256];
+    rlc_host_limiter_options o = {.ns = ns};
+    rlc_status st;
+
+    if (host_tried)
+        return host_lim;
+    host_tried = true;
+    st = rlc_host_limiter_open(&o, &host_lim, err, sizeof(err));
+    if (st != RLC_OK) {
+        host_lim = NULL;
+        rlp_log(RLC_LOG_ERROR, "scope host: %s",
+                err[0] != '\0' ? err : rlc_strerror(st));
+        rlp_log(RLC_LOG_ERROR,
+                "scope host: each process limits by itself instead");
+    } else {
+        snprintf(host_ns, sizeof(host_ns), "%s", ns);
+    }
+    return host_lim;
+}
+
+/* Only this process stops using r there: a shared table's resource stays
+ * for the other processes. */
+static void leave(rlc_limiter *l, const char *name)
+{
+    if (l != host_lim)
+        rlc_set_capacity(l, name, 0, 0);
+}
+
 /* Puts cfg in force (mu held). */
 static void apply(const rlc_config *cfg, const rlc_config *old)
 {
-    static bool scope_noted;
     rlc_limiter *target;
     int want;
 
@@ -91,6 +126,12 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
         }
         atomic_store(&r->per, (int)rc->per);
         target = limiter;
+        if (rc->scope == RLC_SCOPE_HOST) {
+            rlc_limiter *shared = host_limiter(cfg->namespace_);
+
+            if (shared != NULL)
+                target = shared;
+        }
         if (rc->scope == RLC_SCOPE_SWARM) {
             rlc_limiter *swarm = rlp_swarm_limiter(rc->split);
 
@@ -102,12 +143,13 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
                 atomic_store(&swarm_wanted, true);
         }
         if (r->limiter != target) {
-            rlc_set_capacity(r->limiter, r->name, 0, 0); /* leaves the old */
+            leave(r->limiter, r->name);
             r->limiter = target;
             atomic_store(&r->configured, 0); /* set it on the new one */
         }
-        atomic_store(&r->scope, target == limiter ? (int)RLC_SCOPE_PROCESS
-                                                  : (int)RLC_SCOPE_SWARM);
+        atomic_store(&r->scope, target == limiter    ? (int)RLC_SCOPE_PROCESS
+                                : target == host_lim ? (int)RLC_SCOPE_HOST
+                                                     : (int)RLC_SCOPE_SWARM);
         /* A swarm's total waiting here for the swarm to be joined is
          * shared as the swarm would share it before hearing anyone. */
         want = rc->capacity;
@@ -125,13 +167,14 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
             if (old != NULL)
                 rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name, want,
                         (long long)(rc->window_ns / 1000000));
-        }
-        if (rc->scope == RLC_SCOPE_HOST && !scope_noted) {
-            scope_noted = true;
-            rlp_log(RLC_LOG_INFO,
-                    "%s: scope host is limited within this "
-                    "process",
-                    r->name);
+            if (r->limiter == host_lim) {
+                char why[512];
+
+                /* The last configuration wins for every process. */
+                if (rlc_host_limiter_conflict(host_lim, r->name, why,
+                                              sizeof(why)))
+                    rlp_log(RLC_LOG_WARN, "%s", why);
+            }
         }
     }
     for (size_t i = 0; old != NULL && i < old->nresources; i++) {
@@ -144,7 +187,7 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
             struct rlp_resource *r = rlp_resource_named(name);
 
             if (r != NULL) {
-                rlc_set_capacity(r->limiter, name, 0, 0); /* removes it */
+                leave(r->limiter, name);
                 atomic_store(&r->configured, 0);
             }
             rlp_log(RLC_LOG_INFO, "%s: no longer limited", name);
@@ -281,16 +324,63 @@ struct rlp_resource *rlp_resource_for(const rlc_resource_config *rc)
     return r != NULL && atomic_load(&r->configured) > 0 ? r : NULL;
 }
 
+/* The capacity grown one recovery step from total, within configured. */
+static int grown_from(int total, int configured, const rlc_config *cfg)
+{
+    int64_t grown = (int64_t)((double)total * cfg->recovery_factor + 0.999999);
+
+    if (grown <= total)
+        grown = total + 1;
+    if (cfg->max_recovery && grown > configured)
+        grown = configured;
+    return grown > INT_MAX ? INT_MAX : (int)grown;
+}
+
+/*
+ * A host's capacity is recovered by whichever process looks first: each
+ * looks once per recovery_interval and grows it one step only if nobody
+ * changed it since its last look (a cut, or another's step), and the
+ * step itself is taken only from the capacity it saw (rlc_grow_capacity),
+ * so processes never stack their steps. The process that cut need not
+ * live on.
+ */
+static void maybe_recover_host(struct rlp_resource *r, const rlc_config *cfg,
+                               int64_t now)
+{
+    int64_t next = atomic_load(&r->next_look);
+    rlc_capacity cap;
+    int configured = atomic_load(&r->configured), looked, grown;
+
+    if (now < next ||
+        !atomic_compare_exchange_strong(&r->next_look, &next,
+                                        now + cfg->recovery_interval_ns))
+        return;
+    if (!rlc_get_capacity(r->limiter, r->name, &cap))
+        return;
+    looked = atomic_exchange(&r->last_seen, cap.total);
+    if (cap.total >= configured || cap.total != looked)
+        return;
+    grown = grown_from(cap.total, configured, cfg);
+    if (rlc_grow_capacity(r->limiter, r->name, cap.total, grown)) {
+        atomic_store(&r->last_seen, grown);
+        rlp_log(RLC_LOG_INFO, "%s: recovered %d -> %d", r->name, cap.total,
+                grown);
+    }
+}
+
 /* Grows a cut capacity back by recovery_factor every recovery_interval. */
 static void maybe_recover(struct rlp_resource *r, const rlc_config *cfg,
                           int64_t now)
 {
     int64_t at = atomic_load(&r->changed_at);
     rlc_capacity cap;
-    int64_t grown;
-    int configured = atomic_load(&r->configured);
+    int grown, configured = atomic_load(&r->configured);
 
     /* A swarm's limiter recovers by itself, in step with the swarm. */
+    if (atomic_load(&r->scope) == (int)RLC_SCOPE_HOST) {
+        maybe_recover_host(r, cfg, now);
+        return;
+    }
     if (at == 0 || now - at < cfg->recovery_interval_ns ||
         atomic_load(&r->scope) == (int)RLC_SCOPE_SWARM)
         return;
@@ -301,18 +391,11 @@ static void maybe_recover(struct rlp_resource *r, const rlc_config *cfg,
         atomic_store(&r->changed_at, 0);
         return;
     }
-    grown = (int64_t)((double)cap.total * cfg->recovery_factor + 0.999999);
-    if (grown <= cap.total)
-        grown = cap.total + 1;
-    if (cfg->max_recovery && grown > configured)
-        grown = configured;
-    if (grown > INT_MAX)
-        grown = INT_MAX;
-    rlc_set_capacity(r->limiter, r->name, (int)grown, cap.window_ns);
+    grown = grown_from(cap.total, configured, cfg);
+    rlc_set_capacity(r->limiter, r->name, grown, cap.window_ns);
     if (grown >= configured)
         atomic_store(&r->changed_at, 0);
-    rlp_log(RLC_LOG_INFO, "%s: recovered %d -> %d", r->name, cap.total,
-            (int)grown);
+    rlp_log(RLC_LOG_INFO, "%s: recovered %d -> %d", r->name, cap.total, grown);
 }
 
 static void sleep_until(int64_t until)
@@ -364,6 +447,12 @@ int rlp_charge(struct rlp_resource *r, int n)
         st = rlc_acquire(r->limiter, r->name,
                          deadline > now ? deadline - now : 0);
         if (st == RLC_ETIMEDOUT || st == RLC_EEXHAUSTED) {
+            /* The host limiter says at once when no token can come in
+             * time; the caller is held all of max_wait all the same, as
+             * with every other scope. */
+            if (st == RLC_ETIMEDOUT &&
+                atomic_load(&r->scope) == (int)RLC_SCOPE_HOST)
+                sleep_until(deadline);
             result = timed_out(r, cfg);
             goto out;
         }
@@ -382,6 +471,43 @@ out:
     rlp_busy--;
     errno = saved;
     return result;
+}
+
+uint32_t rlp_epoch(struct rlp_resource *r)
+{
+    rlc_capacity cap;
+
+    if (atomic_load(&r->scope) == (int)RLC_SCOPE_HOST &&
+        rlc_get_capacity(r->limiter, r->name, &cap))
+        return (uint32_t)cap.epoch;
+    return atomic_load(&r->epoch);
+}
+
+/* A 429 on a host's resource: the shared table keeps the epochs, so that
+ * of several processes seeing 429s for requests sent in one epoch, one
+ * cuts. */
+static void cut_host(struct rlp_resource *r, const rlc_http1_response *resp,
+                     const char *reason)
+{
+    rlc_capacity before, after;
+    uint64_t epoch;
+
+    if (!rlc_get_capacity(r->limiter, r->name, &before))
+        return;
+    epoch = before.epoch;
+    if (resp->tag_known) /* the tag is the epoch's low 32 bits */
+        epoch -= (uint32_t)((uint32_t)before.epoch - resp->request_tag);
+    rlc_announce_reduced_at(r->limiter, r->name, reason, epoch);
+    if (!rlc_get_capacity(r->limiter, r->name, &after) ||
+        after.epoch == before.epoch) {
+        rlp_log(RLC_LOG_DEBUG,
+                "%s: 429 for a request sent before the latest cut; not "
+                "cutting again",
+                r->name);
+        return;
+    }
+    rlp_log(RLC_LOG_INFO, "%s: %s: capacity %d -> %d", r->name, reason,
+            before.total, after.total);
 }
 
 void rlp_response(struct rlp_resource *r, const char *host,
@@ -424,6 +550,13 @@ void rlp_response(struct rlp_resource *r, const char *host,
             }
         }
     }
+    snprintf(reason, sizeof(reason), "HTTP 429 from %s",
+             host != NULL && host[0] != '\0' ? host : "the server");
+    if (atomic_load(&r->scope) == (int)RLC_SCOPE_HOST) {
+        cut_host(r, resp, reason);
+        rlp_busy--;
+        return;
+    }
     epoch = resp->tag_known ? resp->request_tag : atomic_load(&r->epoch);
     /* One cut per epoch: a 429 answering a request sent before the latest
      * cut says nothing about the cut capacity. */
@@ -435,8 +568,6 @@ void rlp_response(struct rlp_resource *r, const char *host,
         rlp_busy--;
         return;
     }
-    snprintf(reason, sizeof(reason), "HTTP 429 from %s",
-             host != NULL && host[0] != '\0' ? host : "the server");
     if (!rlc_get_capacity(r->limiter, r->name, &before))
         before.total = 0;
     rlc_announce_reduced(r->limiter, r->name, reason);
@@ -450,11 +581,12 @@ void rlp_response(struct rlp_resource *r, const char *host,
 
 void rlp_runtime_after_fork_child(void)
 {
-    rlc_limiter *fresh;
+    rlc_limiter *fresh, *shared = NULL;
     struct rlp_resource *r;
 
-    /* The parent's limiter may hold locks and waiters of threads that do
-     * not exist here: the child gets its own, at the same capacities. */
+    /* The parent's limiters may hold locks and waiters of threads that do
+     * not exist here: the child gets its own, at the same capacities; a
+     * host's table is mapped again, and shared as before. */
     pthread_mutex_init(&mu, NULL);
     rlp_swarm_after_fork_child();
     if (limiter == NULL)
@@ -462,18 +594,32 @@ void rlp_runtime_after_fork_child(void)
     fresh = rlc_memory_limiter_new();
     if (fresh == NULL)
         return;
+    if (host_lim != NULL) {
+        rlc_host_limiter_options o = {.ns = host_ns};
+
+        if (rlc_host_limiter_open(&o, &shared, NULL, 0) != RLC_OK)
+            shared = NULL;
+    }
     for (r = atomic_load(&resources); r != NULL; r = r->next) {
         rlc_capacity cap;
+        int scope = atomic_load(&r->scope);
 
+        if (scope == (int)RLC_SCOPE_HOST && shared != NULL) {
+            r->limiter = shared; /* the table has the capacities */
+            continue;
+        }
         /* A swarm's limiter may be locked by a thread left in the parent:
          * never called here; its last share seen stands in. */
-        if (atomic_load(&r->scope) == (int)RLC_SCOPE_SWARM) {
+        if (scope == (int)RLC_SCOPE_SWARM) {
             int total = atomic_load(&r->last_total);
 
             rlc_set_capacity(fresh, r->name,
                              total > 0 ? total : atomic_load(&r->configured),
                              total > 0 ? atomic_load(&r->last_window)
                                        : atomic_load(&r->window_ns));
+        } else if (scope == (int)RLC_SCOPE_HOST) {
+            rlc_set_capacity(fresh, r->name, atomic_load(&r->configured),
+                             atomic_load(&r->window_ns));
         } else if (rlc_get_capacity(r->limiter, r->name, &cap)) {
             rlc_set_capacity(fresh, r->name, cap.total, cap.window_ns);
         }
@@ -481,4 +627,5 @@ void rlp_runtime_after_fork_child(void)
         atomic_store(&r->scope, (int)RLC_SCOPE_PROCESS);
     }
     limiter = fresh;
+    host_lim = shared; /* the parent's object is left alone, never freed */
 }

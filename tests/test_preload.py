@@ -54,6 +54,17 @@ class Server:
         self.proc.stdout.close()
 
 
+def table_path(ns):
+    return "/dev/shm/rlc-%d-%s" % (os.getuid(), ns)
+
+
+def remove_table(ns):
+    try:
+        os.unlink(table_path(ns))
+    except FileNotFoundError:
+        pass
+
+
 def rate(times):
     """Requests per second over the span of the arrivals."""
     return (len(times) - 1) / (times[-1] - times[0])
@@ -63,6 +74,10 @@ class PreloadTest(unittest.TestCase):
     server_rate = 0
 
     def setUp(self):
+        # scope host (the default) shares buckets through a table per user
+        # and namespace: each test has its own namespace, and removes it
+        self.ns = "test-%d-%s" % (os.getpid(), os.urandom(4).hex())
+        self.addCleanup(remove_table, self.ns)
         self.tmp = tempfile.mkdtemp(prefix="rlc-test-")
         self.server = Server(rate=self.server_rate)
         self.addCleanup(self.server.stop)
@@ -71,7 +86,8 @@ class PreloadTest(unittest.TestCase):
     def ini(self, text=None, hosts="127.0.0.1", limiter="", **res):
         if text is None:
             res = dict(TEN_PER_SECOND, **res)
-            text = "[limiter]\n%s\n[api]\nhosts = %s\n" % (limiter, hosts)
+            text = "[limiter]\nnamespace = %s\n%s\n[api]\nhosts = %s\n" % (
+                self.ns, limiter, hosts)
             text += "".join("%s = %s\n" % kv for kv in res.items())
         path = os.path.join(self.tmp, "rlc.ini")
         with open(path, "w") as f:
@@ -302,11 +318,15 @@ class LiveReload(PreloadTest):
             stderr=subprocess.PIPE, text=True)
         t0 = time.monotonic()
         # a broken edit: reported, and 5/s stays in force
-        self.rewrite_after(path, 1.0, "[api]\nhosts = 127.0.0.1\n"
-                                      "capacity = lots\nwindow = 1s\n")
+        self.rewrite_after(path, 1.0, "[limiter]\nnamespace = %s\n"
+                                      "[api]\nhosts = 127.0.0.1\n"
+                                      "capacity = lots\nwindow = 1s\n"
+                                      % self.ns)
         # then a good one: 20 per second
-        self.rewrite_after(path, 1.5, "[api]\nhosts = 127.0.0.1\n"
-                                      "capacity = 1\nwindow = 50ms\n")
+        self.rewrite_after(path, 1.5, "[limiter]\nnamespace = %s\n"
+                                      "[api]\nhosts = 127.0.0.1\n"
+                                      "capacity = 1\nwindow = 50ms\n"
+                                      % self.ns)
         err = proc.communicate(timeout=30)[1]
         self.assertEqual(proc.returncode, 0, err)
         times = [t - self.server.stats()["times"][0]
@@ -333,9 +353,21 @@ class Processes(PreloadTest):
                 "os.waitpid(pid, 0)\n" % self.server.url)
         p = self.run_under([PYTHON, "-c", code], self.ini())
         took = float(p.stdout.split()[1])
-        # its own bucket (scope process): 6 requests at 10/s, first free
+        # parent and child share the host's bucket: 12 requests at 10/s
         self.assertGreaterEqual(took, 0.45, p.stdout)
-        self.assertEqual(self.server.stats()["requests"], 12)
+        self.assert_held(12)
+
+    def test_forked_child_of_scope_process_has_its_own_bucket(self):
+        code = ("import os, time, urllib.request\n"
+                "pid = os.fork()\n"
+                "for i in range(6):\n"
+                "    urllib.request.urlopen('%s/f%%d' %% i).read()\n"
+                "if pid == 0:\n"
+                "    os._exit(0)\n"
+                "os.waitpid(pid, 0)\n" % self.server.url)
+        self.run_under([PYTHON, "-c", code], self.ini(scope="process"))
+        # two buckets of 10/s side by side
+        self.assert_held(12, expected_rate=20.0)
 
     def test_dup_shares_the_connection_state(self):
         code = ("import os, socket\n"
@@ -359,6 +391,78 @@ class Processes(PreloadTest):
                         for i in range(11))
         self.run_under(["sh", "-c", "curl -s " + urls], self.ini())
         self.assert_held(11)
+
+
+class HostScope(PreloadTest):
+    """scope = host: every process of the user shares one bucket."""
+
+    def test_processes_share_one_budget(self):
+        code = ("import http.client\n"
+                "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+                "for i in range(8):\n"
+                "    c.request('GET', '/p%%d' %% i); c.getresponse().read()\n"
+                % self.server.port)
+        ini = self.ini()
+        procs = [subprocess.Popen([RLRUN, "-c", ini, "--", PYTHON, "-c",
+                                   code], stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        for p in procs:
+            err = p.communicate(timeout=60)[1]
+            self.assertEqual(p.returncode, 0, err)
+        # 32 requests at 10/s in all, not 40/s
+        self.assert_held(32)
+        st = os.stat(table_path(self.ns))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertEqual(st.st_uid, os.getuid())
+
+    def test_a_cut_by_one_process_holds_the_next(self):
+        ini = self.ini(capacity=4, window="400ms")  # 10/s, burst 4
+        one = self.run_under(
+            [PYTHON, "-c", "import urllib.request, urllib.error\n"
+             "try:\n"
+             "    urllib.request.urlopen('%s/429')\n"
+             "except urllib.error.HTTPError as e:\n"
+             "    assert e.code == 429\n" % self.server.url],
+            self.ini(capacity=4, window="400ms", limiter="log = info"))
+        self.assertIn("capacity 4 -> 3", one.stderr)
+        self.server_reset()
+        code = ("import http.client\n"
+                "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+                "for i in range(16):\n"
+                "    c.request('GET', '/n%%d' %% i); c.getresponse().read()\n"
+                % self.server.port)
+        self.run_under([PYTHON, "-c", code], ini)
+        # a new process starting with the same file keeps the host's cut:
+        # 3 per 400 ms once the burst of 3 is spent
+        times = self.server.stats()["times"]
+        self.assertEqual(len(times), 16)
+        self.assert_rate(times[3:], 7.5, 0.15)
+
+    def test_another_process_recovers_the_cut(self):
+        ini = self.ini(capacity=4, window="400ms",
+                       limiter="log = info\nrecovery_interval = 500ms\n"
+                               "recovery_factor = 2")
+        one = self.run_under(
+            [PYTHON, "-c", "import urllib.request, urllib.error\n"
+             "try:\n"
+             "    urllib.request.urlopen('%s/429')\n"
+             "except urllib.error.HTTPError as e:\n"
+             "    assert e.code == 429\n" % self.server.url], ini)
+        self.assertIn("capacity 4 -> 3", one.stderr)
+        # the process that cut is gone; the next one grows it back
+        code = ("import http.client, time\n"
+                "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+                "end = time.monotonic() + 2.0\n"
+                "while time.monotonic() < end:\n"
+                "    c.request('GET', '/r'); c.getresponse().read()\n"
+                % self.server.port)
+        two = self.run_under([PYTHON, "-c", code], ini)
+        self.assertIn("api: recovered 3 -> 4", two.stderr)
+
+    def server_reset(self):
+        with urllib.request.urlopen(self.server.url + "/reset",
+                                    timeout=10) as r:
+            r.read()
 
 
 class Errno(PreloadTest):
