@@ -85,7 +85,7 @@ BOOTSTRAP = build/.bootstrap-ok
 
 .PHONY: all lib check asan ubsan tsan bench demo install uninstall \
         format format-check clean bootstrap fuzz print-fuzzers \
-        demo-embedded
+        demo-embedded demo-https
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -164,6 +164,10 @@ bench: all $(BENCH_BIN) $(PRELOAD_BENCH)
 # without and then with rlrun, side by side.
 demo: all
 	$(Q)examples/demo.sh $(BUILD)
+
+# The same over HTTPS: rlc counts and reads inside TLS.
+demo-https: all
+	$(Q)examples/demo.sh $(BUILD) --https
 
 # The embedded C API's example.
 demo-embedded: $(EXAMPLES)
