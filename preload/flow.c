@@ -69,30 +69,26 @@ static void feed_sent(int proto, void *parser, const struct iovec *iov, int n,
     memset(sum, 0, sizeof(*sum));
     for (int i = 0; i < n && limit > 0; i++) {
         size_t len = iov[i].iov_len < limit ? iov[i].iov_len : limit;
+        rlc_h2_sent h2;
+        rlc_http1_sent h1;
         const char *host;
         int starts;
 
         if (len == 0)
             continue;
         if (proto == RLP_PROTO_H2) {
-            rlc_h2_sent piece;
-
-            rlc_h2_feed_sent(parser, iov[i].iov_base, len, tag, &piece);
-            starts = piece.streams_started;
-            host = piece.authority;
-            sum->opaque = piece.opaque;
-            if (sum->host[0] == '\0' && sum->starts == 0 && starts > 0)
-                snprintf(sum->host, sizeof(sum->host), "%s", host);
+            rlc_h2_feed_sent(parser, iov[i].iov_base, len, tag, &h2);
+            starts = h2.streams_started;
+            host = h2.authority;
+            sum->opaque = h2.opaque;
         } else {
-            rlc_http1_sent piece;
-
-            rlc_http1_feed_sent(parser, iov[i].iov_base, len, tag, &piece);
-            starts = piece.requests_started;
-            host = piece.host;
-            sum->opaque = piece.opaque;
-            if (sum->host[0] == '\0' && sum->starts == 0 && starts > 0)
-                snprintf(sum->host, sizeof(sum->host), "%s", host);
+            rlc_http1_feed_sent(parser, iov[i].iov_base, len, tag, &h1);
+            starts = h1.requests_started;
+            host = h1.host;
+            sum->opaque = h1.opaque;
         }
+        if (sum->host[0] == '\0' && sum->starts == 0 && starts > 0)
+            snprintf(sum->host, sizeof(sum->host), "%s", host);
         sum->starts += starts;
         limit -= len;
     }

@@ -65,6 +65,11 @@ EXPORT void SSL_free(SSL *ssl)
     rlp_ssl_free(ssl);
 }
 
+EXPORT int SSL_up_ref(SSL *ssl)
+{
+    return rlp_ssl_up_ref(ssl);
+}
+
 EXPORT long SSL_ctrl(SSL *ssl, int cmd, long larg, void *parg)
 {
     return rlp_ssl_ctrl(ssl, cmd, larg, parg);

@@ -217,7 +217,7 @@ static ssize_t outgoing(const struct out_call *o)
     }
     /* Records written by a TLS library rlc follows, from inside its call:
      * its requests are charged there, in plaintext. */
-    if (rlp_tls_current_claims(o->fd, c)) {
+    if (rlp_tls_current_claims(o->fd, c, true)) {
         rlp_conn_unpin(c);
         errno = saved;
         return real_out(o);
@@ -314,7 +314,7 @@ static ssize_t incoming(const struct in_call *i)
     if (!rlp_conn_pin(i->fd, c))
         return real_in(i);
     if (!atomic_load(&c->tls_inside))
-        rlp_tls_current_claims(i->fd, c);
+        rlp_tls_current_claims(i->fd, c, false);
     done = real_in(i);
     err = errno;
     /* Peeked bytes will be read again: they are parsed then. MSG_TRUNC

@@ -148,7 +148,7 @@ void rlp_swarm_after_fork_child(void);
 /* Is this thread inside a call of a TLS session rlc follows? Then fd (c
  * its state) carries that session's records: it is linked to it, and
  * its bytes cost nothing. */
-bool rlp_tls_current_claims(int fd, struct rlp_conn *c);
+bool rlp_tls_current_claims(int fd, struct rlp_conn *c, bool writing);
 /* Is random the client random of a followed session whose socket is not
  * known yet (one over memory BIOs)? Then fd is linked to it. */
 bool rlp_tls_claim_socket(const unsigned char random[32], int fd,
@@ -165,6 +165,7 @@ int rlp_ssl_set_wfd(void *ssl, int fd);
 int rlp_ssl_connect(void *ssl);
 int rlp_ssl_do_handshake(void *ssl);
 void rlp_ssl_free(void *ssl);
+int rlp_ssl_up_ref(void *ssl);
 long rlp_ssl_ctrl(void *ssl, int cmd, long larg, void *parg);
 
 int rlp_gnutls_init(void **session, unsigned int flags);

@@ -34,6 +34,13 @@ $(BUILD)/tests/test_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) \
 		$(TLS_HELLO_OBJ) $(CONFIG_OBJ)
 $(BUILD)/tests/test_hooks: LDLIBS += -linih -lnghttp2 -ldl
 
+# test_tls_hooks does the same for the OpenSSL hooks: its SSL_* calls go
+# to tls.c, in front of the real libssl (-lssl), as a program's would.
+TESTS += test_tls_hooks
+$(BUILD)/tests/test_tls_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) \
+		$(TLS_HELLO_OBJ) $(CONFIG_OBJ)
+$(BUILD)/tests/test_tls_hooks: LDLIBS += -linih -lnghttp2 -ldl -lssl -lcrypto
+
 # scope = swarm: NATS, JSON and the distributed limiter live in a plugin
 # beside the preload, loaded only by a process that has a swarm resource.
 SWARM_PLUGIN = $(BUILD)/librlpreload-swarm.so

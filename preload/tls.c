@@ -30,6 +30,7 @@ struct rlp_tls {
     _Atomic(const void *) key; /* the SSL * or gnutls_session_t */
     atomic_bool ignored;       /* a server, or bound for no resource */
     atomic_bool role_known;    /* asked whether it is a client */
+    atomic_int refs;           /* SSL_up_ref's: SSL_free's to come first */
     atomic_int fd;             /* its socket, once known; else -1 */
     atomic_bool random_known;
     unsigned char random[32];
@@ -111,6 +112,7 @@ static struct rlp_tls *find_or_add(const void *key)
         goto out;
     atomic_store(&s->ignored, false);
     atomic_store(&s->role_known, false);
+    atomic_store(&s->refs, 0);
     atomic_store(&s->fd, -1);
     atomic_store(&s->random_known, false);
     s->sni[0] = '\0';
@@ -147,6 +149,25 @@ static void forget(const void *key)
     pthread_mutex_unlock(&mu);
 }
 
+/* s's SSL is used for a new connection (SSL_clear, then another fd):
+ * what rlc knew of the old one goes, but the server name. SSL_clear is
+ * not hooked for it: libssl calls it itself, mid-handshake. */
+static void restart(struct rlp_tls *s)
+{
+    pthread_mutex_lock(&mu);
+    for (int k = 0; k < UNLINKED_MAX; k++)
+        if (unlinked[k] == s)
+            unlinked[k] = NULL;
+    pthread_mutex_unlock(&mu);
+    rlp_flow_lock(&s->flow);
+    rlp_flow_release(&s->flow);
+    rlp_flow_init(&s->flow); /* unlocks it too */
+    atomic_store(&s->ignored, false);
+    atomic_store(&s->role_known, false);
+    atomic_store(&s->fd, -1);
+    atomic_store(&s->random_known, false);
+}
+
 /* ---- linking sessions and sockets --------------------------------------- */
 
 /* s runs over fd (c its state, NULL if untracked): fd's records are then
@@ -173,22 +194,33 @@ static void link_socket(struct rlp_tls *s, int fd, struct rlp_conn *c)
     rlp_flow_unlock(&s->flow);
 }
 
-/* Links s to fd if fd is a socket rlc tracks. */
+/* s is given fd (SSL_set_fd and the like): linked if rlc tracks it; the
+ * session's socket either way, so that no other is taken for it. */
 static void link_fd(struct rlp_tls *s, int fd)
 {
     struct rlp_conn *c = rlp_conn_get(fd);
+    int none = -1;
 
-    if (c == NULL || !rlp_conn_pin(fd, c))
+    if (c == NULL || !rlp_conn_pin(fd, c)) {
+        atomic_compare_exchange_strong(&s->fd, &none, fd);
         return;
+    }
     link_socket(s, fd, c);
     rlp_conn_unpin(c);
 }
 
-bool rlp_tls_current_claims(int fd, struct rlp_conn *c)
+bool rlp_tls_current_claims(int fd, struct rlp_conn *c, bool writing)
 {
     struct rlp_tls *s = inside;
+    int mine;
 
     if (__builtin_expect(s == NULL, 1))
+        return false;
+    /* The session's socket is the one it writes its ClientHello to, the
+     * first write of its handshake; another socket used meanwhile (by a
+     * verify callback, say) is not its. */
+    mine = atomic_load(&s->fd);
+    if (mine >= 0 ? mine != fd : !writing)
         return false;
     link_socket(s, fd, c);
     return true;
@@ -366,6 +398,7 @@ typedef int (*ssl_set_fd_fn)(void *, int);
 typedef int (*ssl_handshake_fn)(void *);
 typedef void (*ssl_free_fn)(void *);
 typedef long (*ssl_ctrl_fn)(void *, int, long, void *);
+typedef int (*ssl_up_ref_fn)(void *);
 typedef size_t (*ssl_get_random_fn)(const void *, unsigned char *, size_t);
 typedef int (*ssl_is_server_fn)(const void *);
 
@@ -380,6 +413,7 @@ REAL(libssl, ssl_handshake_fn, SSL_connect)
 REAL(libssl, ssl_handshake_fn, SSL_do_handshake)
 REAL(libssl, ssl_free_fn, SSL_free)
 REAL(libssl, ssl_ctrl_fn, SSL_ctrl)
+REAL(libssl, ssl_up_ref_fn, SSL_up_ref)
 REAL(libssl, ssl_get_random_fn, SSL_get_client_random)
 REAL(libssl, ssl_is_server_fn, SSL_is_server)
 
@@ -410,7 +444,7 @@ static struct rlp_tls *ssl_session(void *ssl, bool role_set)
     }
     if (s == NULL || atomic_load(&s->ignored))
         return NULL;
-    if (role_set && !atomic_load(&s->role_known)) {
+    if (role_set && !atomic_load(&s->role_known) && !rlp_busy) {
         ssl_is_server_fn is_server = get_SSL_is_server();
 
         atomic_store(&s->role_known, true);
@@ -536,7 +570,7 @@ int rlp_ssl_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
     return rc;
 }
 
-static int set_fd(ssl_set_fd_fn real, void *ssl, int fd)
+static int set_fd(ssl_set_fd_fn real, void *ssl, int fd, bool both)
 {
     struct rlp_tls *s;
     int rc, err;
@@ -548,6 +582,10 @@ static int set_fd(ssl_set_fd_fn real, void *ssl, int fd)
     rc = real(ssl, fd);
     err = errno;
     s = rc == 1 ? ssl_session(ssl, false) : NULL;
+    /* Given a socket again (its number may well be the old one's): a new
+     * connection, after SSL_clear. */
+    if (s != NULL && both && atomic_load(&s->fd) >= 0)
+        restart(s);
     if (s != NULL)
         link_fd(s, fd);
     errno = err;
@@ -556,20 +594,23 @@ static int set_fd(ssl_set_fd_fn real, void *ssl, int fd)
 
 int rlp_ssl_set_fd(void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_fd(), ssl, fd);
+    return set_fd(get_SSL_set_fd(), ssl, fd, true);
 }
 
 int rlp_ssl_set_rfd(void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_rfd(), ssl, fd);
+    return set_fd(get_SSL_set_rfd(), ssl, fd, false);
 }
 
 int rlp_ssl_set_wfd(void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_wfd(), ssl, fd);
+    return set_fd(get_SSL_set_wfd(), ssl, fd, false);
 }
 
-static int handshake(ssl_handshake_fn real, void *ssl)
+/* A handshake: SSL_connect makes an SSL a client (one of a generic method
+ * is a server until then); for SSL_do_handshake the role is set before,
+ * and asked after. */
+static int handshake(ssl_handshake_fn real, void *ssl, bool connect)
 {
     struct rlp_tls *s;
     int rc, err;
@@ -578,10 +619,12 @@ static int handshake(ssl_handshake_fn real, void *ssl)
         errno = ENOSYS;
         return -1;
     }
-    s = ssl_session(ssl, true);
+    s = ssl_session(ssl, false);
+    if (s != NULL && connect)
+        atomic_store(&s->role_known, true);
     INSIDE(s, rc = real(ssl));
     err = errno;
-    if (s != NULL)
+    if (s != NULL && ssl_session(ssl, true) != NULL)
         note_random(s, ssl_random);
     errno = err;
     return rc;
@@ -589,20 +632,45 @@ static int handshake(ssl_handshake_fn real, void *ssl)
 
 int rlp_ssl_connect(void *ssl)
 {
-    return handshake(get_SSL_connect(), ssl);
+    return handshake(get_SSL_connect(), ssl, true);
 }
 
 int rlp_ssl_do_handshake(void *ssl)
 {
-    return handshake(get_SSL_do_handshake(), ssl);
+    return handshake(get_SSL_do_handshake(), ssl, false);
+}
+
+/* SSL_up_ref: one SSL_free more before the SSL is gone. */
+int rlp_ssl_up_ref(void *ssl)
+{
+    ssl_up_ref_fn real = get_SSL_up_ref();
+    struct rlp_tls *s;
+    int rc, err;
+
+    if (real == NULL) {
+        errno = ENOSYS;
+        return 0;
+    }
+    rc = real(ssl);
+    err = errno;
+    s = rc == 1 ? lookup(ssl) : NULL;
+    if (s != NULL)
+        atomic_fetch_add(&s->refs, 1);
+    errno = err;
+    return rc;
 }
 
 void rlp_ssl_free(void *ssl)
 {
     ssl_free_fn real = get_SSL_free();
-    int saved = errno;
+    struct rlp_tls *s = ssl != NULL ? lookup(ssl) : NULL;
+    int saved = errno, refs;
 
-    if (ssl != NULL)
+    /* Only the last reference's free frees it (see SSL_up_ref). */
+    refs = s != NULL ? atomic_load(&s->refs) : 0;
+    while (refs > 0 && !atomic_compare_exchange_weak(&s->refs, &refs, refs - 1))
+        ;
+    if (s != NULL && refs == 0)
         forget(ssl);
     errno = saved;
     if (real != NULL)
