@@ -182,9 +182,17 @@ bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
         }
     }
     if (!f->decided) {
-        f->decided = true;
         p->dry = f->p;
         feed_sent(f->proto, &p->dry, iov, n, total, 0, &found);
+        if (found.starts == 0 && !found.opaque) {
+            /* Nothing says where it goes yet (HTTP/2's preface and
+             * SETTINGS come before its first HEADERS, whose :authority
+             * decides): no request, no charge, a later write decides. */
+            p->res = NULL;
+            p->tag = 0;
+            return true;
+        }
+        f->decided = true;
         if (!decide(f, found.host))
             return false;
     }
@@ -197,6 +205,10 @@ bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
     p->dry = f->p;
     feed_sent(f->proto, &p->dry, iov, n, total, p->tag, &found);
     if (found.opaque || atomic_load(&res->per) == (int)RLC_PER_CONNECTION) {
+        if (!f->charged && f->prepaid > 0) { /* paid before, on the socket */
+            f->prepaid--;
+            f->charged = true;
+        }
         p->tokens = f->charged ? 0 : 1;
         f->charged = true;
     } else {
@@ -224,9 +236,9 @@ void rlp_flow_commit(struct rlp_flow *f, const struct iovec *iov, int n,
                      ssize_t done, struct rlp_plan *p)
 {
     struct found sent;
-    uint32_t tag;
+    uint32_t tag = p->res != NULL ? rlp_epoch(p->res) : 0;
 
-    if (done == (ssize_t)p->total && rlp_epoch(p->res) == p->tag) {
+    if (done == (ssize_t)p->total && tag == p->tag) {
         if (f->proto == RLP_PROTO_H2) {
             rlc_h2_conn_adopt_sent(&f->p.h2, &p->dry.h2);
             return;
@@ -240,7 +252,6 @@ void rlp_flow_commit(struct rlp_flow *f, const struct iovec *iov, int n,
     }
     /* A short write, a failure, or a cut while we waited: feed for real
      * what left, tagged with the epoch it left in. */
-    tag = rlp_epoch(p->res);
     feed_sent(f->proto, &f->p, iov, n, done > 0 ? (size_t)done : 0, tag, &sent);
     if (p->starts > sent.starts)
         f->prepaid += p->starts - sent.starts;
@@ -260,11 +271,16 @@ static void from_h2(const rlc_h2_response *in, rlc_http1_response *out)
 void rlp_flow_received(struct rlp_flow *f, const struct iovec *iov, int n,
                        size_t done, bool (*still_ours)(void *), void *arg)
 {
-    struct rlp_resource *res = f->res;
+    struct rlp_resource *res;
     char host[RLC_HOSTNAME_MAX];
     struct timespec now;
+    bool followed;
 
-    if (f->state != RLP_MAPPED || f->recv_blind)
+    rlp_flow_lock(f);
+    followed = f->state == RLP_MAPPED && !f->recv_blind;
+    res = f->res;
+    rlp_flow_unlock(f);
+    if (!followed)
         return;
     clock_gettime(CLOCK_REALTIME, &now);
     for (int k = 0; k < n && done > 0; k++) {

@@ -162,14 +162,30 @@ static bool hello_of_followed_session(int fd, struct rlp_conn *c,
 {
     rlc_tls_hello hello;
     const struct iovec *first = NULL;
+    rlc_tls_hello_status st;
 
     for (int i = 0; i < n && first == NULL; i++)
         if (iov[i].iov_len > 0)
             first = &iov[i];
     if (first == NULL ||
-        !rlc_tls_looks_like_hello(first->iov_base, first->iov_len) ||
-        rlc_tls_hello_parse(first->iov_base, first->iov_len, &hello) !=
-            RLC_TLS_HELLO_OK)
+        !rlc_tls_looks_like_hello(first->iov_base, first->iov_len))
+        return false;
+    st = rlc_tls_hello_parse(first->iov_base, first->iov_len, &hello);
+    if (st == RLC_TLS_HELLO_PARTIAL && first < iov + n - 1) {
+        /* A hello gathered from several buffers (writev) */
+        unsigned char joined[4096];
+        size_t len = 0;
+
+        for (const struct iovec *v = first; v < iov + n; v++) {
+            size_t k = v->iov_len < sizeof(joined) - len ? v->iov_len
+                                                         : sizeof(joined) - len;
+
+            memcpy(joined + len, v->iov_base, k);
+            len += k;
+        }
+        st = rlc_tls_hello_parse(joined, len, &hello);
+    }
+    if (st != RLC_TLS_HELLO_OK)
         return false;
     if (rlp_tls_claim_socket(hello.random, fd, c))
         return true;

@@ -3,7 +3,10 @@
  * preload.h - what the files of librlpreload.so share.
  *
  * hooks.c exports the libc symbols as one-line forwarders to the rlp_*
- * policy functions of policy.c; real.c binds the real functions lazily;
+ * policy functions of policy.c, and hooks_tls.c OpenSSL's and GnuTLS's
+ * to tls.c (which finds the right library copy with tls_libs.c); flow.c
+ * follows one connection's requests and responses, whoever shows them;
+ * real.c binds the real functions lazily;
  * fdtable.c maps fds to connection state; runtime.c holds the
  * configuration, the limiters and the per-resource state; names.c
  * remembers which name an address was resolved from; log.c writes the
@@ -143,6 +146,58 @@ bool rlp_swarm_open(const rlc_config *cfg);
 bool rlp_swarm_is_own(const struct sockaddr *sa);
 void rlp_swarm_after_fork_child(void);
 
+/* ---- tls_libs.c: the copy of a TLS library a call was meant for --------- */
+
+/* The functions rlc calls in a TLS library: the hooked ones, and those it
+ * asks (OpenSSL's role and client random, its error queue). */
+#define RLP_TLS_FNS(X)                                                         \
+    X(RLP_SSL_write, SSL_write)                                                \
+    X(RLP_SSL_write_ex, SSL_write_ex)                                          \
+    X(RLP_SSL_read, SSL_read)                                                  \
+    X(RLP_SSL_read_ex, SSL_read_ex)                                            \
+    X(RLP_SSL_set_fd, SSL_set_fd)                                              \
+    X(RLP_SSL_set_rfd, SSL_set_rfd)                                            \
+    X(RLP_SSL_set_wfd, SSL_set_wfd)                                            \
+    X(RLP_SSL_connect, SSL_connect)                                            \
+    X(RLP_SSL_do_handshake, SSL_do_handshake)                                  \
+    X(RLP_SSL_free, SSL_free)                                                  \
+    X(RLP_SSL_up_ref, SSL_up_ref)                                              \
+    X(RLP_SSL_ctrl, SSL_ctrl)                                                  \
+    X(RLP_SSL_get_client_random, SSL_get_client_random)                        \
+    X(RLP_SSL_is_server, SSL_is_server)                                        \
+    X(RLP_ERR_new, ERR_new)                                                    \
+    X(RLP_ERR_set_debug, ERR_set_debug)                                        \
+    X(RLP_ERR_set_error, ERR_set_error)                                        \
+    X(RLP_ERR_put_error, ERR_put_error)                                        \
+    X(RLP_gnutls_init, gnutls_init)                                            \
+    X(RLP_gnutls_deinit, gnutls_deinit)                                        \
+    X(RLP_gnutls_record_send, gnutls_record_send)                              \
+    X(RLP_gnutls_record_recv, gnutls_record_recv)                              \
+    X(RLP_gnutls_server_name_set, gnutls_server_name_set)                      \
+    X(RLP_gnutls_transport_set_int2, gnutls_transport_set_int2)                \
+    X(RLP_gnutls_handshake, gnutls_handshake)                                  \
+    X(RLP_gnutls_session_get_random, gnutls_session_get_random)
+
+enum rlp_tls_fn {
+#define ID(id, sym) id,
+    RLP_TLS_FNS(ID)
+#undef ID
+        RLP_TLS_FN_COUNT
+};
+
+/* One copy of a TLS library: its functions, NULL where it has none. */
+struct rlp_tls_lib {
+    void *fn[RLP_TLS_FN_COUNT];
+};
+
+/* The copy a call to function id from return address `caller` was meant
+ * for: the one the caller's own object binds the name to (so a module's
+ * private libssl gets its calls, and libssl its own). Never NULL; its
+ * fn[id] is NULL only when no loaded copy has the function (said once).
+ * Never loads a library. Thread-safe; errno is kept. */
+const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id);
+void rlp_tls_libs_after_fork_child(void);
+
 /* ---- tls.c: HTTPS in plaintext, through the TLS library's calls -------- */
 
 /* Is this thread inside a call of a TLS session rlc follows? Then fd (c
@@ -155,27 +210,47 @@ bool rlp_tls_claim_socket(const unsigned char random[32], int fd,
                           struct rlp_conn *c);
 void rlp_tls_after_fork_child(void);
 
-int rlp_ssl_write(void *ssl, const void *buf, int num);
-int rlp_ssl_write_ex(void *ssl, const void *buf, size_t num, size_t *written);
-int rlp_ssl_read(void *ssl, void *buf, int num);
-int rlp_ssl_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes);
-int rlp_ssl_set_fd(void *ssl, int fd);
-int rlp_ssl_set_rfd(void *ssl, int fd);
-int rlp_ssl_set_wfd(void *ssl, int fd);
-int rlp_ssl_connect(void *ssl);
-int rlp_ssl_do_handshake(void *ssl);
-void rlp_ssl_free(void *ssl);
-int rlp_ssl_up_ref(void *ssl);
-long rlp_ssl_ctrl(void *ssl, int cmd, long larg, void *parg);
+/*
+ * What the exported OpenSSL and GnuTLS functions do (hooks_tls.c). Each
+ * takes, first, the caller's return address, which picks the copy of the
+ * library the call goes on to (rlp_tls_lib_for), then the real function's
+ * arguments, and returns what the real function returned, with the errno
+ * it left. A session of a client (never a server's) bound for a resource
+ * is charged in SSL_write/gnutls_record_send before its requests leave,
+ * and its responses are read in SSL_read/gnutls_record_recv. When a token
+ * cannot be had in max_wait and on_timeout = fail, nothing is sent: the
+ * write returns -1 (SSL_write; 0 for SSL_write_ex) with errno ETIMEDOUT
+ * and an error queued for SSL_get_error (SSL_ERROR_SSL, "rlc: no token
+ * within max_wait"), or GNUTLS_E_PUSH_ERROR. Thread-safe as the libraries are:
+ * one thread at a time per session.
+ */
+int rlp_ssl_write(const void *caller, void *ssl, const void *buf, int num);
+int rlp_ssl_write_ex(const void *caller, void *ssl, const void *buf, size_t num,
+                     size_t *written);
+int rlp_ssl_read(const void *caller, void *ssl, void *buf, int num);
+int rlp_ssl_read_ex(const void *caller, void *ssl, void *buf, size_t num,
+                    size_t *readbytes);
+int rlp_ssl_set_fd(const void *caller, void *ssl, int fd);
+int rlp_ssl_set_rfd(const void *caller, void *ssl, int fd);
+int rlp_ssl_set_wfd(const void *caller, void *ssl, int fd);
+int rlp_ssl_connect(const void *caller, void *ssl);
+int rlp_ssl_do_handshake(const void *caller, void *ssl);
+void rlp_ssl_free(const void *caller, void *ssl);
+int rlp_ssl_up_ref(const void *caller, void *ssl);
+long rlp_ssl_ctrl(const void *caller, void *ssl, int cmd, long larg,
+                  void *parg);
 
-int rlp_gnutls_init(void **session, unsigned int flags);
-void rlp_gnutls_deinit(void *session);
-ssize_t rlp_gnutls_record_send(void *session, const void *data, size_t len);
-ssize_t rlp_gnutls_record_recv(void *session, void *data, size_t len);
-int rlp_gnutls_server_name_set(void *session, int type, const void *name,
+int rlp_gnutls_init(const void *caller, void **session, unsigned int flags);
+void rlp_gnutls_deinit(const void *caller, void *session);
+ssize_t rlp_gnutls_record_send(const void *caller, void *session,
+                               const void *data, size_t len);
+ssize_t rlp_gnutls_record_recv(const void *caller, void *session, void *data,
                                size_t len);
-void rlp_gnutls_transport_set_int2(void *session, int recv_fd, int send_fd);
-int rlp_gnutls_handshake(void *session);
+int rlp_gnutls_server_name_set(const void *caller, void *session, int type,
+                               const void *name, size_t len);
+void rlp_gnutls_transport_set_int2(const void *caller, void *session,
+                                   int recv_fd, int send_fd);
+int rlp_gnutls_handshake(const void *caller, void *session);
 
 /* ---- names.c: address -> the name it was resolved from ------------------ */
 

@@ -6,7 +6,8 @@
 
 PRELOAD_SRC = preload/real.c preload/log.c preload/names.c \
               preload/fdtable.c preload/flow.c preload/runtime.c \
-              preload/policy.c preload/tls.c preload/swarm.c \
+              preload/policy.c preload/tls.c preload/tls_libs.c \
+              preload/swarm.c \
               preload/hooks.c preload/hooks_tls.c
 PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_SO = $(BUILD)/librlpreload.so

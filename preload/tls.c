@@ -9,9 +9,8 @@
  * SSL_set_fd and the like; a raw write made from inside the library's own
  * call (a thread-local says which session is inside); or, for a session
  * over memory BIOs whose bytes the application moves itself (asyncio), the
- * client random of the ClientHello the socket then carries. The real
- * functions are looked up on first use, in the global scope and else in a
- * libssl already loaded privately (python's _ssl), never loading one.
+ * client random of the ClientHello the socket then carries. Each call goes
+ * on to the copy of the library its caller binds to (tls_libs.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -34,7 +33,12 @@ struct rlp_tls {
     atomic_int fd;             /* its socket, once known; else -1 */
     atomic_bool random_known;
     unsigned char random[32];
-    char sni[RLC_HOSTNAME_MAX]; /* the server name it asked for */
+    char sni[RLC_HOSTNAME_MAX];    /* the server name it asked for */
+    const struct rlp_tls_lib *lib; /* the library copy it belongs to */
+    /* GnuTLS: a send that returned E_AGAIN has its bytes inside GnuTLS
+     * already; the retry (the same bytes, or NULL, 0) only flushes. */
+    const void *pending;
+    size_t pending_len;
     struct rlp_flow flow;
     struct rlp_tls *next_free;
 };
@@ -116,6 +120,9 @@ static struct rlp_tls *find_or_add(const void *key)
     atomic_store(&s->fd, -1);
     atomic_store(&s->random_known, false);
     s->sni[0] = '\0';
+    s->lib = NULL;
+    s->pending = NULL;
+    s->pending_len = 0;
     rlp_flow_init(&s->flow);
     atomic_store(&s->key, key);
     atomic_store(&table[i], s);
@@ -138,6 +145,13 @@ static void forget(const void *key)
         while (atomic_load(&table[i]) != s)
             i = (i + 1) & (TABLE_SIZE - 1);
         atomic_store(&table[i], &tombstone);
+        /* A run of tombstones just before an empty slot ends no search
+         * that the empty slot would not: empty them, so that lookups keep
+         * stopping early however many sessions come and go. */
+        if (atomic_load(&table[(i + 1) & (TABLE_SIZE - 1)]) == NULL)
+            for (size_t j = i; atomic_load(&table[j]) == &tombstone;
+                 j = (j - 1) & (TABLE_SIZE - 1))
+                atomic_store(&table[j], NULL);
         for (int k = 0; k < UNLINKED_MAX; k++)
             if (unlinked[k] == s)
                 unlinked[k] = NULL;
@@ -166,31 +180,47 @@ static void restart(struct rlp_tls *s)
     atomic_store(&s->role_known, false);
     atomic_store(&s->fd, -1);
     atomic_store(&s->random_known, false);
+    s->pending = NULL;
 }
 
 /* ---- linking sessions and sockets --------------------------------------- */
 
 /* s runs over fd (c its state, NULL if untracked): fd's records are then
- * free, and s inherits what fd was matched to at connect. */
-static void link_socket(struct rlp_tls *s, int fd, struct rlp_conn *c)
+ * free, and s inherits what fd was matched to at connect, and a token fd
+ * paid already (a CONNECT through a proxy: the tunnel's first request is
+ * paid for). c_locked: the caller holds c's flow lock. */
+static void link_socket(struct rlp_tls *s, int fd, struct rlp_conn *c,
+                        bool c_locked)
 {
     int none = -1;
+    struct rlp_flow was;
 
     atomic_compare_exchange_strong(&s->fd, &none, fd);
-    if (c == NULL)
-        return;
-    atomic_store(&c->tls_inside, true);
+    if (c == NULL || atomic_exchange(&c->tls_inside, true))
+        return; /* untracked, or linked already */
+    if (!c_locked)
+        rlp_flow_lock(&c->flow);
+    was.peer = c->flow.peer;
+    was.port = c->flow.port;
+    was.state = c->flow.state;
+    was.res = c->flow.res;
+    was.charged = c->flow.charged;
+    memcpy(was.host, c->flow.host, sizeof(was.host));
+    if (!c_locked)
+        rlp_flow_unlock(&c->flow);
     rlp_flow_lock(&s->flow);
     if (!s->flow.decided && s->flow.peer.ss_family == AF_UNSPEC) {
-        s->flow.peer = c->flow.peer;
-        s->flow.port = c->flow.port;
-        if (s->flow.state != RLP_MAPPED && c->flow.state == RLP_MAPPED) {
-            s->flow.res = c->flow.res;
+        s->flow.peer = was.peer;
+        s->flow.port = was.port;
+        if (s->flow.state != RLP_MAPPED && was.state == RLP_MAPPED) {
+            s->flow.res = was.res;
             s->flow.state = RLP_MAPPED;
             if (s->flow.host[0] == '\0')
-                memcpy(s->flow.host, c->flow.host, sizeof(s->flow.host));
+                memcpy(s->flow.host, was.host, sizeof(s->flow.host));
         }
     }
+    if (was.charged)
+        s->flow.prepaid++;
     rlp_flow_unlock(&s->flow);
 }
 
@@ -205,7 +235,7 @@ static void link_fd(struct rlp_tls *s, int fd)
         atomic_compare_exchange_strong(&s->fd, &none, fd);
         return;
     }
-    link_socket(s, fd, c);
+    link_socket(s, fd, c, false);
     rlp_conn_unpin(c);
 }
 
@@ -222,42 +252,44 @@ bool rlp_tls_current_claims(int fd, struct rlp_conn *c, bool writing)
     mine = atomic_load(&s->fd);
     if (mine >= 0 ? mine != fd : !writing)
         return false;
-    link_socket(s, fd, c);
+    link_socket(s, fd, c, false);
     return true;
 }
 
 bool rlp_tls_claim_socket(const unsigned char random[32], int fd,
                           struct rlp_conn *c)
 {
-    struct rlp_tls *found = NULL;
+    bool found = false;
 
+    /* Linked under mu: a session taken off the list cannot be forgotten
+     * and recycled for another SSL meanwhile. */
     pthread_mutex_lock(&mu);
-    for (int k = 0; k < UNLINKED_MAX && found == NULL; k++) {
+    for (int k = 0; k < UNLINKED_MAX && !found; k++) {
         struct rlp_tls *s = unlinked[k];
 
         if (s != NULL && memcmp(s->random, random, 32) == 0) {
-            found = s;
             unlinked[k] = NULL;
+            link_socket(s, fd, c, true);
+            found = true;
         }
     }
     pthread_mutex_unlock(&mu);
-    if (found == NULL)
-        return false;
-    link_socket(found, fd, c);
-    return true;
+    return found;
 }
 
 /* After a handshaking call: a session whose socket is still unknown has
  * now written its ClientHello somewhere; its random will find it. */
 static void note_random(struct rlp_tls *s,
-                        bool (*get)(const void *, unsigned char[32]))
+                        bool (*get)(const struct rlp_tls_lib *, const void *,
+                                    unsigned char[32]))
 {
     unsigned char r[32];
     static const unsigned char zero[32];
 
     if (atomic_load(&s->random_known) || atomic_load(&s->fd) >= 0)
         return;
-    if (!get(atomic_load(&s->key), r) || memcmp(r, zero, 32) == 0)
+    if (s->lib == NULL || !get(s->lib, atomic_load(&s->key), r) ||
+        memcmp(r, zero, 32) == 0)
         return;
     memcpy(s->random, r, 32);
     atomic_store(&s->random_known, true);
@@ -355,82 +387,43 @@ static void set_name(struct rlp_tls *s, const char *name, size_t len)
 
 /* ---- OpenSSL ------------------------------------------------------------- */
 
-/* libssl may be in the global scope (curl) or loaded privately by a
- * module (python's _ssl): RTLD_NEXT finds the first, RTLD_NOLOAD the
- * second. Either way it is loaded before its functions can be called. */
-static void *find_real(const char *const *libs, const char *name)
-{
-    void *fn = dlsym(RTLD_NEXT, name);
-
-    for (int i = 0; fn == NULL && libs[i] != NULL; i++) {
-        void *h = dlopen(libs[i], RTLD_LAZY | RTLD_NOLOAD);
-
-        if (h != NULL) {
-            fn = dlsym(h, name);
-            dlclose(h);
-        }
-    }
-    if (fn == NULL)
-        rlp_log(RLC_LOG_ERROR, "cannot find the real %s", name);
-    return fn;
-}
-
-static const char *const libssl[] = {"libssl.so.3", "libssl.so.1.1",
-                                     "libssl.so", NULL};
-
-#define REAL(libs, type, name)                                                 \
-    static _Atomic(type) real_##name;                                          \
-    static type get_##name(void)                                               \
-    {                                                                          \
-        type fn = atomic_load_explicit(&real_##name, memory_order_acquire);    \
-        if (__builtin_expect(fn == NULL, 0)) {                                 \
-            fn = (type)find_real(libs, #name);                                 \
-            atomic_store_explicit(&real_##name, fn, memory_order_release);     \
-        }                                                                      \
-        return fn;                                                             \
-    }
-
 typedef int (*ssl_write_fn)(void *, const void *, int);
 typedef int (*ssl_write_ex_fn)(void *, const void *, size_t, size_t *);
 typedef int (*ssl_read_fn)(void *, void *, int);
 typedef int (*ssl_read_ex_fn)(void *, void *, size_t, size_t *);
 typedef int (*ssl_set_fd_fn)(void *, int);
-typedef int (*ssl_handshake_fn)(void *);
+typedef int (*ssl_one_fn)(void *);
 typedef void (*ssl_free_fn)(void *);
 typedef long (*ssl_ctrl_fn)(void *, int, long, void *);
-typedef int (*ssl_up_ref_fn)(void *);
 typedef size_t (*ssl_get_random_fn)(const void *, unsigned char *, size_t);
 typedef int (*ssl_is_server_fn)(const void *);
-
-REAL(libssl, ssl_write_fn, SSL_write)
-REAL(libssl, ssl_write_ex_fn, SSL_write_ex)
-REAL(libssl, ssl_read_fn, SSL_read)
-REAL(libssl, ssl_read_ex_fn, SSL_read_ex)
-REAL(libssl, ssl_set_fd_fn, SSL_set_fd)
-REAL(libssl, ssl_set_fd_fn, SSL_set_rfd)
-REAL(libssl, ssl_set_fd_fn, SSL_set_wfd)
-REAL(libssl, ssl_handshake_fn, SSL_connect)
-REAL(libssl, ssl_handshake_fn, SSL_do_handshake)
-REAL(libssl, ssl_free_fn, SSL_free)
-REAL(libssl, ssl_ctrl_fn, SSL_ctrl)
-REAL(libssl, ssl_up_ref_fn, SSL_up_ref)
-REAL(libssl, ssl_get_random_fn, SSL_get_client_random)
-REAL(libssl, ssl_is_server_fn, SSL_is_server)
+typedef void (*err_new_fn)(void);
+typedef void (*err_set_debug_fn)(const char *, int, const char *);
+typedef void (*err_set_error_fn)(int, int, const char *, ...);
+typedef void (*err_put_error_fn)(int, int, int, const char *, int);
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define TLSEXT_NAMETYPE_host_name 0
+#define ERR_LIB_SSL 20
 
-static bool ssl_random(const void *ssl, unsigned char out[32])
+/* The function id of the copy lib, cast to the type it has. */
+#define FN(lib, type, id) ((type)(lib)->fn[id])
+
+static bool ssl_random(const struct rlp_tls_lib *lib, const void *ssl,
+                       unsigned char out[32])
 {
-    ssl_get_random_fn fn = get_SSL_get_client_random();
+    ssl_get_random_fn fn =
+        FN(lib, ssl_get_random_fn, RLP_SSL_get_client_random);
 
     return fn != NULL && fn(ssl, out, 32) == 32;
 }
 
 /* The session of a client-side SSL, or NULL (a server, nothing to do).
- * An SSL of a generic method is a server until SSL_set_connect_state:
- * its role is asked once it handshakes, writes or reads. */
-static struct rlp_tls *ssl_session(void *ssl, bool role_set)
+ * An SSL of a generic method is a server until SSL_connect or
+ * SSL_set_connect_state: its role is asked once it handshakes, writes or
+ * reads. */
+static struct rlp_tls *ssl_session(const struct rlp_tls_lib *lib, void *ssl,
+                                   bool role_set)
 {
     struct rlp_tls *s;
 
@@ -440,12 +433,15 @@ static struct rlp_tls *ssl_session(void *ssl, bool role_set)
     if (s == NULL) {
         rlp_busy++;
         s = find_or_add(ssl);
+        if (s != NULL && s->lib == NULL)
+            s->lib = lib;
         rlp_busy--;
     }
     if (s == NULL || atomic_load(&s->ignored))
         return NULL;
-    if (role_set && !atomic_load(&s->role_known) && !rlp_busy) {
-        ssl_is_server_fn is_server = get_SSL_is_server();
+    if (role_set && !atomic_load(&s->role_known)) {
+        ssl_is_server_fn is_server =
+            FN(s->lib, ssl_is_server_fn, RLP_SSL_is_server);
 
         atomic_store(&s->role_known, true);
         if (is_server == NULL || is_server(ssl)) {
@@ -456,7 +452,7 @@ static struct rlp_tls *ssl_session(void *ssl, bool role_set)
     return s;
 }
 
-/* Runs call inside session s (NULL: as is), keeping errno. */
+/* Runs call inside session s (NULL: as is). */
 #define INSIDE(s, call)                                                        \
     do {                                                                       \
         struct rlp_tls *outer_ = inside;                                       \
@@ -466,22 +462,49 @@ static struct rlp_tls *ssl_session(void *ssl, bool role_set)
         inside = outer_;                                                       \
     } while (0)
 
-int rlp_ssl_write(void *ssl, const void *buf, int num)
+/* A write refused for want of a token (on_timeout = fail): errno is
+ * ETIMEDOUT and libssl's error queue says why, so that SSL_get_error()
+ * answers SSL_ERROR_SSL, which every caller takes as the end of the
+ * connection. Not SSL_ERROR_SYSCALL: curl reads that as "again" when its
+ * last socket call was EAGAIN, and would retry, refused, forever; nor a
+ * stale SSL_ERROR_WANT_READ, which would have it wait for nothing. */
+static void refuse_ssl(const struct rlp_tls_lib *lib)
 {
-    ssl_write_fn real = get_SSL_write();
-    struct rlp_tls *s = ssl_session(ssl, true);
+    err_new_fn err_new = FN(lib, err_new_fn, RLP_ERR_new);
+    err_set_debug_fn set_debug = FN(lib, err_set_debug_fn, RLP_ERR_set_debug);
+    err_set_error_fn set_error = FN(lib, err_set_error_fn, RLP_ERR_set_error);
+    err_put_error_fn put_error = FN(lib, err_put_error_fn, RLP_ERR_put_error);
+
+    if (err_new != NULL && set_debug != NULL && set_error != NULL) {
+        err_new();
+        set_debug("rlc", 0, "SSL_write");
+        set_error(ERR_LIB_SSL, ETIMEDOUT, "%s",
+                  "rlc: no token within max_wait (on_timeout = fail)");
+    } else if (put_error != NULL) {
+        put_error(ERR_LIB_SSL, 0, ETIMEDOUT, "rlc", 0);
+    }
+    errno = ETIMEDOUT;
+}
+
+int rlp_ssl_write(const void *caller, void *ssl, const void *buf, int num)
+{
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_write);
+    ssl_write_fn real = FN(lib, ssl_write_fn, RLP_SSL_write);
+    struct rlp_tls *s = ssl_session(lib, ssl, true);
     struct rlp_plan plan;
     bool planned;
-    int rc, saved = errno, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return -1;
     }
-    if (s == NULL || num <= 0)
+    if (s == NULL || num <= 0) {
+        errno = saved;
         return real(ssl, buf, num);
+    }
     if (before_write(s, buf, (size_t)num, &plan, &planned) != 0) {
-        errno = ETIMEDOUT;
+        refuse_ssl(s->lib);
         return -1;
     }
     errno = saved;
@@ -494,47 +517,55 @@ int rlp_ssl_write(void *ssl, const void *buf, int num)
     return rc;
 }
 
-int rlp_ssl_write_ex(void *ssl, const void *buf, size_t num, size_t *written)
+int rlp_ssl_write_ex(const void *caller, void *ssl, const void *buf, size_t num,
+                     size_t *written)
 {
-    ssl_write_ex_fn real = get_SSL_write_ex();
-    struct rlp_tls *s = ssl_session(ssl, true);
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_write_ex);
+    ssl_write_ex_fn real = FN(lib, ssl_write_ex_fn, RLP_SSL_write_ex);
+    struct rlp_tls *s = ssl_session(lib, ssl, true);
     struct rlp_plan plan;
     bool planned;
     size_t done = 0;
-    int rc, saved = errno, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return 0;
     }
-    if (s == NULL || num == 0)
+    if (s == NULL || num == 0) {
+        errno = saved;
         return real(ssl, buf, num, written);
+    }
     if (before_write(s, buf, num, &plan, &planned) != 0) {
-        errno = ETIMEDOUT;
+        refuse_ssl(s->lib); /* *written untouched, as on any failure */
         return 0;
     }
     errno = saved;
-    INSIDE(s, rc = real(ssl, buf, num, &done));
+    /* The caller's own count, when it gave one: written as libssl writes
+     * it (and left alone as libssl leaves it). */
+    if (written == NULL)
+        written = &done;
+    INSIDE(s, rc = real(ssl, buf, num, written));
     err = errno;
-    if (written != NULL)
-        *written = done;
     if (planned)
-        after_write(s, buf, rc == 1 ? (ssize_t)done : -1, &plan);
+        after_write(s, buf, rc == 1 ? (ssize_t)*written : -1, &plan);
     note_random(s, ssl_random);
     errno = err;
     return rc;
 }
 
-int rlp_ssl_read(void *ssl, void *buf, int num)
+int rlp_ssl_read(const void *caller, void *ssl, void *buf, int num)
 {
-    ssl_read_fn real = get_SSL_read();
-    struct rlp_tls *s = ssl_session(ssl, true);
-    int rc, err;
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_read);
+    ssl_read_fn real = FN(lib, ssl_read_fn, RLP_SSL_read);
+    struct rlp_tls *s = ssl_session(lib, ssl, true);
 
     if (real == NULL) {
         errno = ENOSYS;
         return -1;
     }
+    errno = saved;
     if (s == NULL)
         return real(ssl, buf, num);
     INSIDE(s, rc = real(ssl, buf, num));
@@ -546,42 +577,48 @@ int rlp_ssl_read(void *ssl, void *buf, int num)
     return rc;
 }
 
-int rlp_ssl_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
+int rlp_ssl_read_ex(const void *caller, void *ssl, void *buf, size_t num,
+                    size_t *readbytes)
 {
-    ssl_read_ex_fn real = get_SSL_read_ex();
-    struct rlp_tls *s = ssl_session(ssl, true);
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_read_ex);
+    ssl_read_ex_fn real = FN(lib, ssl_read_ex_fn, RLP_SSL_read_ex);
+    struct rlp_tls *s = ssl_session(lib, ssl, true);
     size_t done = 0;
-    int rc, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return 0;
     }
+    errno = saved;
     if (s == NULL)
         return real(ssl, buf, num, readbytes);
-    INSIDE(s, rc = real(ssl, buf, num, &done));
+    if (readbytes == NULL)
+        readbytes = &done;
+    INSIDE(s, rc = real(ssl, buf, num, readbytes));
     err = errno;
-    if (readbytes != NULL)
-        *readbytes = done;
     if (rc == 1)
-        after_read(s, buf, done);
+        after_read(s, buf, *readbytes);
     note_random(s, ssl_random);
     errno = err;
     return rc;
 }
 
-static int set_fd(ssl_set_fd_fn real, void *ssl, int fd, bool both)
+static int set_fd(const void *caller, int id, void *ssl, int fd, bool both)
 {
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, id);
+    ssl_set_fd_fn real = FN(lib, ssl_set_fd_fn, id);
     struct rlp_tls *s;
-    int rc, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return 0;
     }
+    errno = saved;
     rc = real(ssl, fd);
     err = errno;
-    s = rc == 1 ? ssl_session(ssl, false) : NULL;
+    s = rc == 1 ? ssl_session(lib, ssl, false) : NULL;
     /* Given a socket again (its number may well be the old one's): a new
      * connection, after SSL_clear. */
     if (s != NULL && both && atomic_load(&s->fd) >= 0)
@@ -592,65 +629,70 @@ static int set_fd(ssl_set_fd_fn real, void *ssl, int fd, bool both)
     return rc;
 }
 
-int rlp_ssl_set_fd(void *ssl, int fd)
+int rlp_ssl_set_fd(const void *caller, void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_fd(), ssl, fd, true);
+    return set_fd(caller, RLP_SSL_set_fd, ssl, fd, true);
 }
 
-int rlp_ssl_set_rfd(void *ssl, int fd)
+int rlp_ssl_set_rfd(const void *caller, void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_rfd(), ssl, fd, false);
+    return set_fd(caller, RLP_SSL_set_rfd, ssl, fd, false);
 }
 
-int rlp_ssl_set_wfd(void *ssl, int fd)
+int rlp_ssl_set_wfd(const void *caller, void *ssl, int fd)
 {
-    return set_fd(get_SSL_set_wfd(), ssl, fd, false);
+    return set_fd(caller, RLP_SSL_set_wfd, ssl, fd, false);
 }
 
 /* A handshake: SSL_connect makes an SSL a client (one of a generic method
  * is a server until then); for SSL_do_handshake the role is set before,
  * and asked after. */
-static int handshake(ssl_handshake_fn real, void *ssl, bool connect)
+static int handshake(const void *caller, int id, void *ssl)
 {
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, id);
+    ssl_one_fn real = FN(lib, ssl_one_fn, id);
     struct rlp_tls *s;
-    int rc, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return -1;
     }
-    s = ssl_session(ssl, false);
-    if (s != NULL && connect)
+    s = ssl_session(lib, ssl, false);
+    if (s != NULL && id == RLP_SSL_connect)
         atomic_store(&s->role_known, true);
+    errno = saved;
     INSIDE(s, rc = real(ssl));
     err = errno;
-    if (s != NULL && ssl_session(ssl, true) != NULL)
+    if (s != NULL && ssl_session(lib, ssl, true) != NULL)
         note_random(s, ssl_random);
     errno = err;
     return rc;
 }
 
-int rlp_ssl_connect(void *ssl)
+int rlp_ssl_connect(const void *caller, void *ssl)
 {
-    return handshake(get_SSL_connect(), ssl, true);
+    return handshake(caller, RLP_SSL_connect, ssl);
 }
 
-int rlp_ssl_do_handshake(void *ssl)
+int rlp_ssl_do_handshake(const void *caller, void *ssl)
 {
-    return handshake(get_SSL_do_handshake(), ssl, false);
+    return handshake(caller, RLP_SSL_do_handshake, ssl);
 }
 
 /* SSL_up_ref: one SSL_free more before the SSL is gone. */
-int rlp_ssl_up_ref(void *ssl)
+int rlp_ssl_up_ref(const void *caller, void *ssl)
 {
-    ssl_up_ref_fn real = get_SSL_up_ref();
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_up_ref);
+    ssl_one_fn real = FN(lib, ssl_one_fn, RLP_SSL_up_ref);
     struct rlp_tls *s;
-    int rc, err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return 0;
     }
+    errno = saved;
     rc = real(ssl);
     err = errno;
     s = rc == 1 ? lookup(ssl) : NULL;
@@ -660,11 +702,12 @@ int rlp_ssl_up_ref(void *ssl)
     return rc;
 }
 
-void rlp_ssl_free(void *ssl)
+void rlp_ssl_free(const void *caller, void *ssl)
 {
-    ssl_free_fn real = get_SSL_free();
-    struct rlp_tls *s = ssl != NULL ? lookup(ssl) : NULL;
     int saved = errno, refs;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_free);
+    ssl_free_fn real = FN(lib, ssl_free_fn, RLP_SSL_free);
+    struct rlp_tls *s = ssl != NULL ? lookup(ssl) : NULL;
 
     /* Only the last reference's free frees it (see SSL_up_ref). */
     refs = s != NULL ? atomic_load(&s->refs) : 0;
@@ -677,30 +720,29 @@ void rlp_ssl_free(void *ssl)
         real(ssl);
 }
 
-long rlp_ssl_ctrl(void *ssl, int cmd, long larg, void *parg)
+long rlp_ssl_ctrl(const void *caller, void *ssl, int cmd, long larg, void *parg)
 {
-    ssl_ctrl_fn real = get_SSL_ctrl();
+    int saved = errno, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_SSL_ctrl);
+    ssl_ctrl_fn real = FN(lib, ssl_ctrl_fn, RLP_SSL_ctrl);
     long rc;
-    int err;
 
     if (real == NULL) {
         errno = ENOSYS;
         return 0;
     }
+    errno = saved;
     rc = real(ssl, cmd, larg, parg);
     if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME ||
         larg != TLSEXT_NAMETYPE_host_name || rc != 1 || parg == NULL)
         return rc;
     err = errno;
-    set_name(ssl_session(ssl, false), parg, strlen(parg));
+    set_name(ssl_session(lib, ssl, false), parg, strlen(parg));
     errno = err;
     return rc;
 }
 
 /* ---- GnuTLS -------------------------------------------------------------- */
-
-static const char *const libgnutls[] = {"libgnutls.so.30", "libgnutls.so",
-                                        NULL};
 
 typedef struct {
     unsigned char *data;
@@ -716,22 +758,18 @@ typedef void (*gnutls_set_int2_fn)(void *, int, int);
 typedef int (*gnutls_handshake_fn)(void *);
 typedef void (*gnutls_get_random_fn)(void *, datum *, datum *);
 
-REAL(libgnutls, gnutls_init_fn, gnutls_init)
-REAL(libgnutls, gnutls_deinit_fn, gnutls_deinit)
-REAL(libgnutls, gnutls_send_fn, gnutls_record_send)
-REAL(libgnutls, gnutls_recv_fn, gnutls_record_recv)
-REAL(libgnutls, gnutls_name_set_fn, gnutls_server_name_set)
-REAL(libgnutls, gnutls_set_int2_fn, gnutls_transport_set_int2)
-REAL(libgnutls, gnutls_handshake_fn, gnutls_handshake)
-REAL(libgnutls, gnutls_get_random_fn, gnutls_session_get_random)
-
 #define GNUTLS_SERVER 1
 #define GNUTLS_NAME_DNS 1
+#define GNUTLS_E_AGAIN (-28)
+#define GNUTLS_E_INTERRUPTED (-52)
 #define GNUTLS_E_PUSH_ERROR (-53)
+#define GNUTLS_E_INTERNAL_ERROR (-59)
 
-static bool gnutls_random(const void *session, unsigned char out[32])
+static bool gnutls_random(const struct rlp_tls_lib *lib, const void *session,
+                          unsigned char out[32])
 {
-    gnutls_get_random_fn fn = get_gnutls_session_get_random();
+    gnutls_get_random_fn fn =
+        FN(lib, gnutls_get_random_fn, RLP_gnutls_session_get_random);
     datum client = {NULL, 0}, server = {NULL, 0};
 
     if (fn == NULL)
@@ -743,14 +781,34 @@ static bool gnutls_random(const void *session, unsigned char out[32])
     return true;
 }
 
-/* gnutls_init says which end a session is: servers are never followed. */
-int rlp_gnutls_init(void **session, unsigned int flags)
+static struct rlp_tls *gnutls_session(const struct rlp_tls_lib *lib,
+                                      void *session)
 {
-    gnutls_init_fn real = get_gnutls_init();
-    int rc, err;
+    struct rlp_tls *s;
+
+    if (rlp_busy || session == NULL)
+        return NULL;
+    s = lookup(session);
+    if (s == NULL) {
+        rlp_busy++;
+        s = find_or_add(session);
+        if (s != NULL && s->lib == NULL)
+            s->lib = lib;
+        rlp_busy--;
+    }
+    return s != NULL && !atomic_load(&s->ignored) ? s : NULL;
+}
+
+/* gnutls_init says which end a session is: servers are never followed. */
+int rlp_gnutls_init(const void *caller, void **session, unsigned int flags)
+{
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_gnutls_init);
+    gnutls_init_fn real = FN(lib, gnutls_init_fn, RLP_gnutls_init);
 
     if (real == NULL)
-        return -1;
+        return GNUTLS_E_INTERNAL_ERROR;
+    errno = saved;
     rc = real(session, flags);
     err = errno;
     if (rc == 0 && session != NULL && (flags & GNUTLS_SERVER) && !rlp_busy) {
@@ -766,25 +824,11 @@ int rlp_gnutls_init(void **session, unsigned int flags)
     return rc;
 }
 
-static struct rlp_tls *gnutls_session(void *session)
+void rlp_gnutls_deinit(const void *caller, void *session)
 {
-    struct rlp_tls *s;
-
-    if (rlp_busy || session == NULL)
-        return NULL;
-    s = lookup(session);
-    if (s == NULL) {
-        rlp_busy++;
-        s = find_or_add(session);
-        rlp_busy--;
-    }
-    return s != NULL && !atomic_load(&s->ignored) ? s : NULL;
-}
-
-void rlp_gnutls_deinit(void *session)
-{
-    gnutls_deinit_fn real = get_gnutls_deinit();
     int saved = errno;
+    const struct rlp_tls_lib *lib = rlp_tls_lib_for(caller, RLP_gnutls_deinit);
+    gnutls_deinit_fn real = FN(lib, gnutls_deinit_fn, RLP_gnutls_deinit);
 
     if (session != NULL)
         forget(session);
@@ -793,18 +837,34 @@ void rlp_gnutls_deinit(void *session)
         real(session);
 }
 
-ssize_t rlp_gnutls_record_send(void *session, const void *data, size_t len)
+ssize_t rlp_gnutls_record_send(const void *caller, void *session,
+                               const void *data, size_t len)
 {
-    gnutls_send_fn real = get_gnutls_record_send();
-    struct rlp_tls *s = gnutls_session(session);
+    int saved = errno, err;
+    const struct rlp_tls_lib *lib =
+        rlp_tls_lib_for(caller, RLP_gnutls_record_send);
+    gnutls_send_fn real = FN(lib, gnutls_send_fn, RLP_gnutls_record_send);
+    struct rlp_tls *s = gnutls_session(lib, session);
     struct rlp_plan plan;
     bool planned;
     ssize_t rc;
-    int saved = errno, err;
 
     if (real == NULL)
-        return GNUTLS_E_PUSH_ERROR;
-    if (s == NULL || data == NULL || len == 0)
+        return GNUTLS_E_INTERNAL_ERROR;
+    errno = saved;
+    if (s == NULL)
+        return real(session, data, len);
+    /* The retry of a send that GNUTLS_E_AGAIN interrupted: its bytes were
+     * planned and fed then. */
+    if (s->pending != NULL &&
+        (data == NULL || (data == s->pending && len == s->pending_len))) {
+        INSIDE(s, rc = real(session, data, len));
+        if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED)
+            s->pending = NULL;
+        return rc;
+    }
+    s->pending = NULL;
+    if (data == NULL || len == 0)
         return real(session, data, len);
     if (before_write(s, data, len, &plan, &planned) != 0) {
         errno = ETIMEDOUT;
@@ -813,22 +873,33 @@ ssize_t rlp_gnutls_record_send(void *session, const void *data, size_t len)
     errno = saved;
     INSIDE(s, rc = real(session, data, len));
     err = errno;
-    if (planned)
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+        /* GnuTLS holds the whole record now; a retry only flushes it. */
+        s->pending = data;
+        s->pending_len = len;
+        if (planned)
+            after_write(s, data, (ssize_t)len, &plan);
+    } else if (planned) {
         after_write(s, data, rc > 0 ? rc : -1, &plan);
+    }
     note_random(s, gnutls_random);
     errno = err;
     return rc;
 }
 
-ssize_t rlp_gnutls_record_recv(void *session, void *data, size_t len)
+ssize_t rlp_gnutls_record_recv(const void *caller, void *session, void *data,
+                               size_t len)
 {
-    gnutls_recv_fn real = get_gnutls_record_recv();
-    struct rlp_tls *s = gnutls_session(session);
+    int saved = errno, err;
+    const struct rlp_tls_lib *lib =
+        rlp_tls_lib_for(caller, RLP_gnutls_record_recv);
+    gnutls_recv_fn real = FN(lib, gnutls_recv_fn, RLP_gnutls_record_recv);
+    struct rlp_tls *s = gnutls_session(lib, session);
     ssize_t rc;
-    int err;
 
     if (real == NULL)
-        return GNUTLS_E_PUSH_ERROR;
+        return GNUTLS_E_INTERNAL_ERROR;
+    errno = saved;
     if (s == NULL)
         return real(session, data, len);
     INSIDE(s, rc = real(session, data, len));
@@ -840,45 +911,59 @@ ssize_t rlp_gnutls_record_recv(void *session, void *data, size_t len)
     return rc;
 }
 
-int rlp_gnutls_server_name_set(void *session, int type, const void *name,
-                               size_t len)
+int rlp_gnutls_server_name_set(const void *caller, void *session, int type,
+                               const void *name, size_t len)
 {
-    gnutls_name_set_fn real = get_gnutls_server_name_set();
-    int rc, err;
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib =
+        rlp_tls_lib_for(caller, RLP_gnutls_server_name_set);
+    gnutls_name_set_fn real =
+        FN(lib, gnutls_name_set_fn, RLP_gnutls_server_name_set);
 
     if (real == NULL)
-        return GNUTLS_E_PUSH_ERROR;
+        return GNUTLS_E_INTERNAL_ERROR;
+    errno = saved;
     rc = real(session, type, name, len);
     err = errno;
     if (rc == 0 && type == GNUTLS_NAME_DNS)
-        set_name(gnutls_session(session), name, len);
+        set_name(gnutls_session(lib, session), name, len);
     errno = err;
     return rc;
 }
 
-void rlp_gnutls_transport_set_int2(void *session, int recv_fd, int send_fd)
+void rlp_gnutls_transport_set_int2(const void *caller, void *session,
+                                   int recv_fd, int send_fd)
 {
-    gnutls_set_int2_fn real = get_gnutls_transport_set_int2();
-    struct rlp_tls *s;
     int saved = errno;
+    const struct rlp_tls_lib *lib =
+        rlp_tls_lib_for(caller, RLP_gnutls_transport_set_int2);
+    gnutls_set_int2_fn real =
+        FN(lib, gnutls_set_int2_fn, RLP_gnutls_transport_set_int2);
+    struct rlp_tls *s;
 
+    errno = saved;
     if (real != NULL)
         real(session, recv_fd, send_fd);
-    s = gnutls_session(session);
+    saved = errno;
+    s = gnutls_session(lib, session);
     if (s != NULL && send_fd >= 0)
         link_fd(s, send_fd);
     errno = saved;
 }
 
-int rlp_gnutls_handshake(void *session)
+int rlp_gnutls_handshake(const void *caller, void *session)
 {
-    gnutls_handshake_fn real = get_gnutls_handshake();
+    int saved = errno, rc, err;
+    const struct rlp_tls_lib *lib =
+        rlp_tls_lib_for(caller, RLP_gnutls_handshake);
+    gnutls_handshake_fn real =
+        FN(lib, gnutls_handshake_fn, RLP_gnutls_handshake);
     struct rlp_tls *s;
-    int rc, err;
 
     if (real == NULL)
-        return GNUTLS_E_PUSH_ERROR;
-    s = gnutls_session(session);
+        return GNUTLS_E_INTERNAL_ERROR;
+    s = gnutls_session(lib, session);
+    errno = saved;
     INSIDE(s, rc = real(session));
     err = errno;
     if (s != NULL)
@@ -889,7 +974,9 @@ int rlp_gnutls_handshake(void *session)
 
 void rlp_tls_after_fork_child(void)
 {
+    inside = NULL; /* the forking thread's, were it inside a call */
     pthread_mutex_init(&mu, NULL);
+    rlp_tls_libs_after_fork_child();
     for (size_t i = 0; i < TABLE_SIZE; i++) {
         struct rlp_tls *s = atomic_load(&table[i]);
 

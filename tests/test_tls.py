@@ -276,6 +276,32 @@ class Http2(TlsTest):
         self.assertEqual(self.served(), 5)
         self.assertEqual(self.held(p), 2, p.stderr)
 
+    def test_h2_authority_maps_the_connection(self):
+        # by address 127.0.0.1 and without a server name (an address is
+        # never sent as one), only :authority says "localhost"; it comes
+        # in the first HEADERS, after the preface and SETTINGS
+        args = ["curl", "-sk", "--http2", "-H", "Host: localhost"]
+        for i in range(5):
+            args += ["-o", "/dev/null",
+                     "https://127.0.0.1:%d/a%d" % (self.server.port, i)]
+        p = self.run_under(args, self.ini())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.served(), 5)
+        self.assertEqual(self.held(p), 2, p.stderr)
+
+    def test_h2_refusal_ends_curl(self):
+        # on_timeout = fail: each refused write says so through OpenSSL's
+        # error queue (SSL_ERROR_SYSCALL, ETIMEDOUT); curl gives up on
+        # those requests instead of waiting to read forever
+        args = ["curl", "-sk", "--http2"]
+        for u in self.urls(5, "f"):
+            args += ["-o", "/dev/null", u]
+        p = self.run_under(args, self.ini(
+            extra="max_wait = 200ms\non_timeout = fail\n"), timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.served(), 3, p.stderr)
+        self.assertIn("no token within max_wait; failing", p.stderr)
+
     def test_curl_h2_rate_is_held(self):
         args = ["curl", "-sk", "--http2"]
         for u in self.urls(11, "r"):
