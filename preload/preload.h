@@ -196,6 +196,10 @@ struct rlp_tls_lib {
  * fn[id] is NULL only when no loaded copy has the function (said once).
  * Never loads a library. Thread-safe; errno is kept. */
 const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id);
+/* The copy whose function this thread is calling now (set around every
+ * call rlc makes to a real TLS function), for the tail calls it makes. */
+extern __thread const struct rlp_tls_lib *rlp_tls_calling
+    __attribute__((tls_model("initial-exec")));
 void rlp_tls_libs_after_fork_child(void);
 
 /* ---- tls.c: HTTPS in plaintext, through the TLS library's calls -------- */

@@ -452,13 +452,23 @@ static struct rlp_tls *ssl_session(const struct rlp_tls_lib *lib, void *ssl,
     return s;
 }
 
-/* Runs call inside session s (NULL: as is). */
-#define INSIDE(s, call)                                                        \
+/* Calls a real function of copy lib: a tail call it makes to another
+ * hooked function is then sent back to lib (see tls_libs.c). */
+#define CALLING(lib, call)                                                     \
+    do {                                                                       \
+        const struct rlp_tls_lib *outer_lib_ = rlp_tls_calling;                \
+        rlp_tls_calling = (lib);                                               \
+        call;                                                                  \
+        rlp_tls_calling = outer_lib_;                                          \
+    } while (0)
+
+/* The same, inside session s (NULL: as is). */
+#define INSIDE(s, lib, call)                                                   \
     do {                                                                       \
         struct rlp_tls *outer_ = inside;                                       \
         if ((s) != NULL)                                                       \
             inside = (s);                                                      \
-        call;                                                                  \
+        CALLING(lib, call);                                                    \
         inside = outer_;                                                       \
     } while (0)
 
@@ -501,14 +511,15 @@ int rlp_ssl_write(const void *caller, void *ssl, const void *buf, int num)
     }
     if (s == NULL || num <= 0) {
         errno = saved;
-        return real(ssl, buf, num);
+        CALLING(lib, rc = real(ssl, buf, num));
+        return rc;
     }
     if (before_write(s, buf, (size_t)num, &plan, &planned) != 0) {
         refuse_ssl(s->lib);
         return -1;
     }
     errno = saved;
-    INSIDE(s, rc = real(ssl, buf, num));
+    INSIDE(s, lib, rc = real(ssl, buf, num));
     err = errno;
     if (planned)
         after_write(s, buf, rc > 0 ? rc : -1, &plan);
@@ -534,7 +545,8 @@ int rlp_ssl_write_ex(const void *caller, void *ssl, const void *buf, size_t num,
     }
     if (s == NULL || num == 0) {
         errno = saved;
-        return real(ssl, buf, num, written);
+        CALLING(lib, rc = real(ssl, buf, num, written));
+        return rc;
     }
     if (before_write(s, buf, num, &plan, &planned) != 0) {
         refuse_ssl(s->lib); /* *written untouched, as on any failure */
@@ -545,7 +557,7 @@ int rlp_ssl_write_ex(const void *caller, void *ssl, const void *buf, size_t num,
      * it (and left alone as libssl leaves it). */
     if (written == NULL)
         written = &done;
-    INSIDE(s, rc = real(ssl, buf, num, written));
+    INSIDE(s, lib, rc = real(ssl, buf, num, written));
     err = errno;
     if (planned)
         after_write(s, buf, rc == 1 ? (ssize_t)*written : -1, &plan);
@@ -566,9 +578,11 @@ int rlp_ssl_read(const void *caller, void *ssl, void *buf, int num)
         return -1;
     }
     errno = saved;
-    if (s == NULL)
-        return real(ssl, buf, num);
-    INSIDE(s, rc = real(ssl, buf, num));
+    if (s == NULL) {
+        CALLING(lib, rc = real(ssl, buf, num));
+        return rc;
+    }
+    INSIDE(s, lib, rc = real(ssl, buf, num));
     err = errno;
     if (rc > 0)
         after_read(s, buf, (size_t)rc);
@@ -591,11 +605,13 @@ int rlp_ssl_read_ex(const void *caller, void *ssl, void *buf, size_t num,
         return 0;
     }
     errno = saved;
-    if (s == NULL)
-        return real(ssl, buf, num, readbytes);
+    if (s == NULL) {
+        CALLING(lib, rc = real(ssl, buf, num, readbytes));
+        return rc;
+    }
     if (readbytes == NULL)
         readbytes = &done;
-    INSIDE(s, rc = real(ssl, buf, num, readbytes));
+    INSIDE(s, lib, rc = real(ssl, buf, num, readbytes));
     err = errno;
     if (rc == 1)
         after_read(s, buf, *readbytes);
@@ -616,7 +632,7 @@ static int set_fd(const void *caller, int id, void *ssl, int fd, bool both)
         return 0;
     }
     errno = saved;
-    rc = real(ssl, fd);
+    CALLING(lib, rc = real(ssl, fd));
     err = errno;
     s = rc == 1 ? ssl_session(lib, ssl, false) : NULL;
     /* Given a socket again (its number may well be the old one's): a new
@@ -662,7 +678,7 @@ static int handshake(const void *caller, int id, void *ssl)
     if (s != NULL && id == RLP_SSL_connect)
         atomic_store(&s->role_known, true);
     errno = saved;
-    INSIDE(s, rc = real(ssl));
+    INSIDE(s, lib, rc = real(ssl));
     err = errno;
     if (s != NULL && ssl_session(lib, ssl, true) != NULL)
         note_random(s, ssl_random);
@@ -693,7 +709,7 @@ int rlp_ssl_up_ref(const void *caller, void *ssl)
         return 0;
     }
     errno = saved;
-    rc = real(ssl);
+    CALLING(lib, rc = real(ssl));
     err = errno;
     s = rc == 1 ? lookup(ssl) : NULL;
     if (s != NULL)
@@ -717,7 +733,7 @@ void rlp_ssl_free(const void *caller, void *ssl)
         forget(ssl);
     errno = saved;
     if (real != NULL)
-        real(ssl);
+        CALLING(lib, real(ssl));
 }
 
 long rlp_ssl_ctrl(const void *caller, void *ssl, int cmd, long larg, void *parg)
@@ -732,7 +748,7 @@ long rlp_ssl_ctrl(const void *caller, void *ssl, int cmd, long larg, void *parg)
         return 0;
     }
     errno = saved;
-    rc = real(ssl, cmd, larg, parg);
+    CALLING(lib, rc = real(ssl, cmd, larg, parg));
     if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME ||
         larg != TLSEXT_NAMETYPE_host_name || rc != 1 || parg == NULL)
         return rc;
@@ -809,7 +825,7 @@ int rlp_gnutls_init(const void *caller, void **session, unsigned int flags)
     if (real == NULL)
         return GNUTLS_E_INTERNAL_ERROR;
     errno = saved;
-    rc = real(session, flags);
+    CALLING(lib, rc = real(session, flags));
     err = errno;
     if (rc == 0 && session != NULL && (flags & GNUTLS_SERVER) && !rlp_busy) {
         struct rlp_tls *s;
@@ -834,7 +850,7 @@ void rlp_gnutls_deinit(const void *caller, void *session)
         forget(session);
     errno = saved;
     if (real != NULL)
-        real(session);
+        CALLING(lib, real(session));
 }
 
 ssize_t rlp_gnutls_record_send(const void *caller, void *session,
@@ -852,26 +868,30 @@ ssize_t rlp_gnutls_record_send(const void *caller, void *session,
     if (real == NULL)
         return GNUTLS_E_INTERNAL_ERROR;
     errno = saved;
-    if (s == NULL)
-        return real(session, data, len);
+    if (s == NULL) {
+        CALLING(lib, rc = real(session, data, len));
+        return rc;
+    }
     /* The retry of a send that GNUTLS_E_AGAIN interrupted: its bytes were
      * planned and fed then. */
     if (s->pending != NULL &&
         (data == NULL || (data == s->pending && len == s->pending_len))) {
-        INSIDE(s, rc = real(session, data, len));
+        INSIDE(s, lib, rc = real(session, data, len));
         if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED)
             s->pending = NULL;
         return rc;
     }
     s->pending = NULL;
-    if (data == NULL || len == 0)
-        return real(session, data, len);
+    if (data == NULL || len == 0) {
+        CALLING(lib, rc = real(session, data, len));
+        return rc;
+    }
     if (before_write(s, data, len, &plan, &planned) != 0) {
         errno = ETIMEDOUT;
         return GNUTLS_E_PUSH_ERROR;
     }
     errno = saved;
-    INSIDE(s, rc = real(session, data, len));
+    INSIDE(s, lib, rc = real(session, data, len));
     err = errno;
     if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
         /* GnuTLS holds the whole record now; a retry only flushes it. */
@@ -900,9 +920,11 @@ ssize_t rlp_gnutls_record_recv(const void *caller, void *session, void *data,
     if (real == NULL)
         return GNUTLS_E_INTERNAL_ERROR;
     errno = saved;
-    if (s == NULL)
-        return real(session, data, len);
-    INSIDE(s, rc = real(session, data, len));
+    if (s == NULL) {
+        CALLING(lib, rc = real(session, data, len));
+        return rc;
+    }
+    INSIDE(s, lib, rc = real(session, data, len));
     err = errno;
     if (rc > 0)
         after_read(s, data, (size_t)rc);
@@ -923,7 +945,7 @@ int rlp_gnutls_server_name_set(const void *caller, void *session, int type,
     if (real == NULL)
         return GNUTLS_E_INTERNAL_ERROR;
     errno = saved;
-    rc = real(session, type, name, len);
+    CALLING(lib, rc = real(session, type, name, len));
     err = errno;
     if (rc == 0 && type == GNUTLS_NAME_DNS)
         set_name(gnutls_session(lib, session), name, len);
@@ -943,7 +965,7 @@ void rlp_gnutls_transport_set_int2(const void *caller, void *session,
 
     errno = saved;
     if (real != NULL)
-        real(session, recv_fd, send_fd);
+        CALLING(lib, real(session, recv_fd, send_fd));
     saved = errno;
     s = gnutls_session(lib, session);
     if (s != NULL && send_fd >= 0)
@@ -964,7 +986,7 @@ int rlp_gnutls_handshake(const void *caller, void *session)
         return GNUTLS_E_INTERNAL_ERROR;
     s = gnutls_session(lib, session);
     errno = saved;
-    INSIDE(s, rc = real(session));
+    INSIDE(s, lib, rc = real(session));
     err = errno;
     if (s != NULL)
         note_random(s, gnutls_random);

@@ -9,7 +9,10 @@
  *
  * A caller is known by its return address; the answer for each call site
  * is kept in a small lock-free table, so the search (dladdr, dlopen with
- * RTLD_NOLOAD, dlsym) runs once per site. No library is ever loaded here.
+ * RTLD_NOLOAD, dlsym) runs once per site. A return address in the preload
+ * itself is a tail call: a real function rlc called (SSL_connect) jumped
+ * on to another hooked one (SSL_do_handshake); it belongs to the copy rlc
+ * was calling. No library is ever loaded here.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,12 +45,16 @@ struct copy {
 struct site {
     _Atomic(const void *) caller;
     _Atomic(const struct rlp_tls_lib *) lib;
+    atomic_bool ours; /* in the preload's own object */
 };
 
 static struct copy copies[LIBS_MAX];
 static int ncopies;
 static const struct rlp_tls_lib none; /* every function NULL */
 static struct site sites[SITES];
+
+__thread const struct rlp_tls_lib *rlp_tls_calling
+    __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Is fn one of the preload's own functions (its exported hooks)? */
@@ -136,8 +143,9 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
 {
     size_t i = site_of(caller);
     const struct rlp_tls_lib *lib;
-    void *fn;
+    void *fn = NULL;
     int saved = errno;
+    bool mine;
 
     for (size_t probes = 0; probes < 8; probes++) {
         const void *at =
@@ -145,6 +153,8 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
 
         if (at == caller) {
             lib = atomic_load_explicit(&sites[i].lib, memory_order_acquire);
+            if (rlp_tls_calling != NULL && atomic_load(&sites[i].ours))
+                return rlp_tls_calling; /* a tail call, see above */
             if (lib != NULL)
                 return lib; /* a call site calls one function */
             break;
@@ -156,6 +166,7 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
 
     rlp_busy++;
     pthread_mutex_lock(&mu);
+    mine = ours(caller);
     fn = as_caller_binds(caller, names[id]);
     lib = fn != NULL ? copy_of(fn, id) : &none;
     if (fn != NULL && lib->fn[id] == NULL)
@@ -165,6 +176,7 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
         const void *at = atomic_load(&sites[i].caller);
 
         if (at == NULL || at == caller) {
+            atomic_store(&sites[i].ours, mine);
             atomic_store(&sites[i].lib, lib);
             atomic_store_explicit(&sites[i].caller, caller,
                                   memory_order_release);
@@ -173,6 +185,8 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
         i = (i + 1) & (SITES - 1);
     }
     pthread_mutex_unlock(&mu);
+    if (mine && rlp_tls_calling != NULL)
+        lib = rlp_tls_calling;
     if (lib->fn[id] == NULL)
         rlp_log(RLC_LOG_ERROR, "cannot find the real %s", names[id]);
     rlp_busy--;

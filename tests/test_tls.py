@@ -262,6 +262,42 @@ class Http1(TlsTest):
         self.assertEqual(self.served(), 8)
 
 
+class BundledLibssl(TlsTest):
+    """A module with its own copy of OpenSSL, renamed as wheels ship one."""
+
+    def build_module(self):
+        lib = os.path.join(self.tmp, "libssl-bundled.so.3")
+        mod = os.path.join(self.tmp, "tls_module.so")
+        subprocess.run(
+            ["cc", "-shared", "-fPIC", "-o", lib,
+             "-Wl,-soname,libssl-bundled.so.3", "-Wl,--whole-archive",
+             "/usr/lib/x86_64-linux-gnu/libssl.a", "-Wl,--no-whole-archive",
+             "/usr/lib/x86_64-linux-gnu/libcrypto.a", "-ldl", "-pthread"],
+            check=True)
+        subprocess.run(
+            ["cc", "-D_GNU_SOURCE", "-shared", "-fPIC", "-o", mod,
+             os.path.join(ROOT, "tests", "tls_module.c"), "-L", self.tmp,
+             "-l:libssl-bundled.so.3", "-Wl,-rpath,$ORIGIN"],
+            check=True)
+        return mod
+
+    def test_calls_reach_the_private_copy_and_are_charged(self):
+        mod = self.build_module()
+        # ctypes loads it RTLD_LOCAL: its libssl is in no global scope
+        code = ("import ctypes, sys\n"
+                "m = ctypes.CDLL(sys.argv[1])\n"
+                "m.requests.argtypes = (ctypes.c_int, ctypes.c_char_p, "
+                "ctypes.c_int)\n"
+                "print(m.requests(%d, b'localhost', 5))\n"
+                % self.server.port)
+        p = self.run_under([PYTHON, "-c", code, mod], self.ini())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["5"], p.stderr)
+        self.assertNotIn("cannot find the real", p.stderr)
+        self.assertEqual(self.served(), 5)
+        self.assertEqual(self.held(p), 2, p.stderr)
+
+
 class Http2(TlsTest):
     """HTTP/2 inside TLS: one token per stream, 429 found by HPACK."""
     h2 = True
