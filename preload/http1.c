@@ -847,10 +847,19 @@ static void report(struct ctx *x, int status, uint32_t tag, bool known)
     rlc_http1_response *r;
 
     if (o->nresponses >= (int)(sizeof(o->responses) / sizeof(*r))) {
+        /* Full: a 429, the one that matters, takes the place of the
+         * latest response that is not one. */
+        int k = o->nresponses - 1;
+
         o->dropped++;
-        return;
+        while (k >= 0 && o->responses[k].status == 429)
+            k--;
+        if (status != 429 || k < 0)
+            return;
+        r = &o->responses[k];
+    } else {
+        r = &o->responses[o->nresponses++];
     }
-    r = &o->responses[o->nresponses++];
     r->status = status;
     r->request_tag = tag;
     r->tag_known = known;

@@ -62,7 +62,8 @@ typedef struct rlc_http1_received {
      * request). */
     int nresponses;
     rlc_http1_response responses[4];
-    int dropped; /* responses beyond the array: counted, not reported */
+    int dropped; /* responses beyond the array: counted, not reported;
+                    a 429 takes the place of the latest other one */
     /* Not HTTP/1.x, a tunnel (after 101 or a 2xx to CONNECT), or framing
      * that cannot be followed (a bad chunk size, an invalid or conflicting
      * Content-Length: that response is still reported). */

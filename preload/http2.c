@@ -476,10 +476,19 @@ static void block_end(struct rctx *x)
     if (!r->report || !r->has_status || r->status < 200)
         return; /* a push, trailers, 1xx, or a :status we cannot read */
     if (x->out->nresponses == 4) {
+        /* Full: a 429, the one that matters, takes the place of the
+         * latest response that is not one. */
+        int k = 3;
+
         x->out->dropped++;
-        return;
+        while (k >= 0 && x->out->responses[k].status == 429)
+            k--;
+        if (r->status != 429 || k < 0)
+            return;
+        resp = &x->out->responses[k];
+    } else {
+        resp = &x->out->responses[x->out->nresponses++];
     }
-    resp = &x->out->responses[x->out->nresponses++];
     resp->status = r->status;
     resp->stream_id = r->sid;
     resp->tag_known = tag_of(&x->k->tx, r->sid, &resp->request_tag);

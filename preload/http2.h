@@ -67,7 +67,8 @@ typedef struct rlc_h2_received {
      * responses (even streams) are decoded but not reported. */
     int nresponses;
     rlc_h2_response responses[4];
-    int dropped; /* responses beyond the array: counted, not reported */
+    int dropped; /* responses beyond the array: counted, not reported;
+                    a 429 takes the place of the latest other one */
     /* Decoding stopped for good (on this piece or before): the first
      * frame was not SETTINGS, the framing broke (bad padding, a missing
      * or stray CONTINUATION), HPACK failed, or memory ran out. */

@@ -190,7 +190,9 @@ static void received(rlc_h2_conn *c, const uint8_t *p, size_t n,
     check_received(&r, o->rx_opaque);
     for (int i = 0; i < r.nresponses && o->nresp + i < MAXR; i++) {
         o->resp[o->nresp + i] = r.responses[i];
-        o->seen[o->nresp + i] = true;
+        /* a piece that dropped some may put a later 429 in an earlier
+         * place: only places of pieces that dropped none compare */
+        o->seen[o->nresp + i] = r.dropped == 0;
     }
     o->nresp += r.nresponses + r.dropped;
     o->rx_opaque = r.opaque;
