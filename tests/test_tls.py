@@ -30,6 +30,7 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 RLRUN = os.path.join(BUILD, "rlrun")
 API = os.path.join(ROOT, "tests", "servers", "api_server.py")
 H2 = os.path.join(ROOT, "tests", "servers", "h2_server.js")
+PROXY = os.path.join(ROOT, "tests", "servers", "connect_proxy.py")
 PYTHON = sys.executable
 
 CERT_DIR = tempfile.mkdtemp(prefix="rlc-tls-")
@@ -252,6 +253,28 @@ class Http1(TlsTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.held(p), 2, p.stderr)
         self.assertEqual(self.served(), 10)
+
+    def test_a_tunnel_through_a_proxy_costs_its_requests(self):
+        # the CONNECT carries the API's name and is charged; the requests
+        # inside the tunnel are charged in plaintext; the CONNECT's token
+        # is the first request's, so three requests cost three
+        proxy = subprocess.Popen([PYTHON, PROXY], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        self.addCleanup(proxy.wait, 10)
+        self.addCleanup(proxy.stdin.close)
+        pport = int(proxy.stdout.readline().split()[1])
+        args = ["curl", "-sk", "--http1.1", "-x",
+                "http://127.0.0.1:%d" % pport]
+        for u in self.urls(3, "t"):
+            args += ["-o", "/dev/null", u]
+        p = self.run_under(args, self.ini())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.served(), 3)
+        self.assertEqual(self.held(p), 0, p.stderr)
+        args[-1] = self.urls(4, "t")[3]
+        p = self.run_under(args + ["-o", "/dev/null",
+                                   self.urls(5, "t")[4]], self.ini())
+        self.assertEqual(self.held(p), 1, p.stderr)
 
     def test_unmapped_tls_is_untouched(self):
         args = ["curl", "-sk"]
