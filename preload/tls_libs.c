@@ -66,26 +66,25 @@ static bool ours(const void *fn)
            mine.dli_fbase == it.dli_fbase;
 }
 
-/* name as the object containing `caller` binds it; NULL if it cannot. */
+/* name as the object containing `caller` binds it, in the dynamic
+ * linker's order: the global scope first (after the preload, which stands
+ * before every library there), then the object's own dependencies (a
+ * module loaded RTLD_LOCAL with a libssl of its own); NULL if neither. */
 static void *as_caller_binds(const void *caller, const char *name)
 {
     Dl_info info;
     struct link_map *lm = NULL;
-    void *h, *fn = NULL;
+    void *h, *fn = dlsym(RTLD_NEXT, name);
 
-    if (dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) != 0 &&
-        lm != NULL) {
-        /* The main program's handle is the global scope, where the
-         * preload comes first: RTLD_NEXT then is the same search. */
-        h = dlopen(lm->l_name[0] != '\0' ? lm->l_name : NULL,
-                   RTLD_LAZY | RTLD_NOLOAD);
+    if ((fn == NULL || ours(fn)) &&
+        dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) != 0 &&
+        lm != NULL && lm->l_name[0] != '\0') {
+        h = dlopen(lm->l_name, RTLD_LAZY | RTLD_NOLOAD);
         if (h != NULL) {
             fn = dlsym(h, name);
             dlclose(h);
         }
     }
-    if (fn == NULL || ours(fn))
-        fn = dlsym(RTLD_NEXT, name);
     for (int i = 0; (fn == NULL || ours(fn)) && fallback[i] != NULL; i++) {
         h = dlopen(fallback[i], RTLD_LAZY | RTLD_NOLOAD);
         if (h != NULL) {
@@ -96,37 +95,49 @@ static void *as_caller_binds(const void *caller, const char *name)
     return fn != NULL && !ours(fn) ? fn : NULL;
 }
 
-/* The copy that defines fn, its other functions looked up in it (mu
- * held). Pinned with RTLD_NODELETE: the pointers are kept for good. */
+/* The copy that defines fn: its functions looked up without any lock of
+ * rlc's held (the dynamic linker takes its own, and a library constructor
+ * running under it may call a hook), then published under mu. Pinned
+ * with RTLD_NODELETE: the pointers are kept for good. */
 static const struct rlp_tls_lib *copy_of(void *fn, int id)
 {
     Dl_info info;
     struct link_map *lm = NULL;
-    struct copy *c;
+    struct rlp_tls_lib found;
+    const struct rlp_tls_lib *lib = &none;
     void *h;
 
     if (dladdr1(fn, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL)
         return &none;
+    pthread_mutex_lock(&mu);
     for (int i = 0; i < ncopies; i++)
         if (copies[i].lm == lm)
-            return &copies[i].lib;
-    if (ncopies == LIBS_MAX)
-        return &copies[LIBS_MAX - 1].lib;
+            lib = &copies[i].lib;
+    pthread_mutex_unlock(&mu);
+    if (lib != &none)
+        return lib;
     h = dlopen(lm->l_name[0] != '\0' ? lm->l_name : NULL,
                RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
     if (h == NULL)
         return &none;
-    c = &copies[ncopies];
-    c->lm = lm;
     for (int k = 0; k < RLP_TLS_FN_COUNT; k++) {
         void *f = dlsym(h, names[k]);
 
-        c->lib.fn[k] = f != NULL && !ours(f) ? f : NULL;
+        found.fn[k] = f != NULL && !ours(f) ? f : NULL;
     }
-    c->lib.fn[id] = fn;
+    found.fn[id] = fn;
     /* The handle stays open: NODELETE keeps the copy mapped anyway. */
-    ncopies++;
-    return &c->lib;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < ncopies; i++)
+        if (copies[i].lm == lm)
+            lib = &copies[i].lib; /* another thread was first */
+    if (lib == &none && ncopies < LIBS_MAX) {
+        copies[ncopies].lm = lm;
+        copies[ncopies].lib = found;
+        lib = &copies[ncopies++].lib;
+    }
+    pthread_mutex_unlock(&mu);
+    return lib; /* &none past LIBS_MAX: never another copy's functions */
 }
 
 static size_t site_of(const void *caller)
@@ -165,12 +176,10 @@ const struct rlp_tls_lib *rlp_tls_lib_for(const void *caller, int id)
     }
 
     rlp_busy++;
-    pthread_mutex_lock(&mu);
     mine = ours(caller);
     fn = as_caller_binds(caller, names[id]);
     lib = fn != NULL ? copy_of(fn, id) : &none;
-    if (fn != NULL && lib->fn[id] == NULL)
-        lib = &none; /* more copies than LIBS_MAX: not worth guessing */
+    pthread_mutex_lock(&mu);
     i = site_of(caller);
     for (size_t probes = 0; probes < 8; probes++) {
         const void *at = atomic_load(&sites[i].caller);
