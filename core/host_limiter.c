@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "host_limiter.h"
 #include "shm_bucket.h"
 
 /* What this limiter last configured for a slot, and what that replaced. */
@@ -196,7 +197,7 @@ static bool hl_grow(rlc_limiter *l, rlc__name r, int from, int to)
 {
     struct rlc__shm_slot *sl = find(hl(l), r);
 
-    return sl != NULL && rlc__shm_bucket_grow(sl, &hl(l)->clock, from, to);
+    return sl != NULL && rlc__shm_bucket_grow(sl, &hl(l)->clock, from, to, -1);
 }
 
 static bool hl_get_capacity(rlc_limiter *l, rlc__name r, rlc_capacity *out)
@@ -404,4 +405,30 @@ bool rlc_host_limiter_conflict(rlc_limiter *l, const char *resource, char *buf,
                  "(the last configuration wins, for every process)",
                  resource, theirs, (unsigned)(by >> 32), mine);
     return true;
+}
+
+bool rlc__host_limiter_capacity_changed(rlc_limiter *l, const char *resource,
+                                        int64_t *at)
+{
+    rlc__name r;
+    struct rlc__shm_slot *sl;
+
+    if (l == NULL || l->ops != &host_ops || !rlc__name_of(resource, &r))
+        return false;
+    sl = find(hl(l), r);
+    return sl != NULL &&
+           rlc__shm_bucket_cap_at(sl, rlc__clock_now(&hl(l)->clock), at);
+}
+
+bool rlc__host_limiter_grow_since(rlc_limiter *l, const char *resource,
+                                  int from, int to, int64_t at)
+{
+    rlc__name r;
+    struct rlc__shm_slot *sl;
+
+    if (l == NULL || l->ops != &host_ops || !rlc__name_of(resource, &r) ||
+        from <= 0 || to <= from || atomic_load(&l->closed))
+        return false;
+    sl = find(hl(l), r);
+    return sl != NULL && rlc__shm_bucket_grow(sl, &hl(l)->clock, from, to, at);
 }

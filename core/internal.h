@@ -55,6 +55,10 @@ typedef struct rlc__name {
     size_t len;
 } rlc__name;
 
+/* resource as a name: false for NULL, or no NUL within RLC_RESOURCE_MAX
+ * bytes. */
+bool rlc__name_of(const char *resource, rlc__name *out);
+
 typedef struct rlc__limiter_ops {
     rlc_status (*acquire)(rlc_limiter *l, rlc__name r, int64_t timeout_ns,
                           rlc_cancel *c);

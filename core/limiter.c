@@ -35,7 +35,7 @@ void rlc__limiter_notify(rlc_limiter *l, const rlc_capacity_update *u)
 }
 
 /* A valid name, or false: NULL, or no NUL within RLC_RESOURCE_MAX bytes. */
-static bool name_of(const char *resource, rlc__name *out)
+bool rlc__name_of(const char *resource, rlc__name *out)
 {
     if (resource == NULL)
         return false;
@@ -54,7 +54,7 @@ rlc_status rlc_acquire_cancel(rlc_limiter *l, const char *resource,
 {
     rlc__name r;
 
-    if (l == NULL || !name_of(resource, &r))
+    if (l == NULL || !rlc__name_of(resource, &r))
         return RLC_EINVAL;
     return l->ops->acquire(l, r, timeout_ns, c);
 }
@@ -63,7 +63,7 @@ bool rlc_try_acquire(rlc_limiter *l, const char *resource)
 {
     rlc__name r;
 
-    if (l == NULL || !name_of(resource, &r))
+    if (l == NULL || !rlc__name_of(resource, &r))
         return false;
     return l->ops->try_acquire(l, r);
 }
@@ -72,7 +72,7 @@ void rlc_release(rlc_limiter *l, const char *resource)
 {
     rlc__name r;
 
-    if (l != NULL && name_of(resource, &r))
+    if (l != NULL && rlc__name_of(resource, &r))
         l->ops->release(l, r);
 }
 
@@ -81,7 +81,7 @@ rlc_status rlc_set_capacity(rlc_limiter *l, const char *resource, int capacity,
 {
     rlc__name r;
 
-    if (l == NULL || !name_of(resource, &r))
+    if (l == NULL || !rlc__name_of(resource, &r))
         return RLC_EINVAL;
     return l->ops->set_capacity(l, r, capacity, window_ns);
 }
@@ -91,7 +91,7 @@ void rlc_announce_reduced(rlc_limiter *l, const char *resource,
 {
     rlc__name r;
 
-    if (l != NULL && name_of(resource, &r))
+    if (l != NULL && rlc__name_of(resource, &r))
         l->ops->announce_reduced(l, r, reason != NULL ? reason : "", NULL);
 }
 
@@ -100,7 +100,7 @@ void rlc_announce_reduced_at(rlc_limiter *l, const char *resource,
 {
     rlc__name r;
 
-    if (l != NULL && name_of(resource, &r))
+    if (l != NULL && rlc__name_of(resource, &r))
         l->ops->announce_reduced(l, r, reason != NULL ? reason : "", &epoch);
 }
 
@@ -109,7 +109,7 @@ void rlc_pause(rlc_limiter *l, const char *resource, int64_t until_unix_ns,
 {
     rlc__name r;
 
-    if (l != NULL && name_of(resource, &r))
+    if (l != NULL && rlc__name_of(resource, &r))
         (void)l->ops->pause(l, r, until_unix_ns, reason != NULL ? reason : "");
 }
 
@@ -117,7 +117,7 @@ bool rlc_grow_capacity(rlc_limiter *l, const char *resource, int from, int to)
 {
     rlc__name r;
 
-    if (l == NULL || !name_of(resource, &r) || from <= 0 || to <= from ||
+    if (l == NULL || !rlc__name_of(resource, &r) || from <= 0 || to <= from ||
         l->ops->grow == NULL || atomic_load(&l->closed))
         return false;
     return l->ops->grow(l, r, from, to);
@@ -127,7 +127,7 @@ bool rlc_get_capacity(rlc_limiter *l, const char *resource, rlc_capacity *out)
 {
     rlc__name r;
 
-    if (l == NULL || out == NULL || !name_of(resource, &r))
+    if (l == NULL || out == NULL || !rlc__name_of(resource, &r))
         return false;
     return l->ops->get_capacity(l, r, out);
 }

@@ -59,7 +59,7 @@ static uint64_t pack(unsigned rec, uint32_t ver, uint64_t count)
 /* A record's contents, read consistently (see snap). */
 typedef struct params {
     int64_t cap, window, origin, pause;
-    int64_t changed_at, absorbed;
+    int64_t changed_at, absorbed, cap_at;
     uint64_t epoch;
     int64_t cfg_cap, cfg_window;
     uint64_t cfg_by;
@@ -85,6 +85,7 @@ static uint64_t snap(struct rlc__shm_slot *sl, params *p, bool all)
                 atomic_load_explicit(&r->changed_at, memory_order_acquire);
             p->absorbed =
                 atomic_load_explicit(&r->absorbed, memory_order_acquire);
+            p->cap_at = atomic_load_explicit(&r->cap_at, memory_order_acquire);
             p->epoch = atomic_load_explicit(&r->epoch, memory_order_acquire);
             p->cfg_cap =
                 atomic_load_explicit(&r->cfg_cap, memory_order_acquire);
@@ -229,6 +230,7 @@ static void write_record(struct rlc__shm_record *r, const params *p)
     atomic_store_explicit(&r->pause_until, p->pause, memory_order_release);
     atomic_store_explicit(&r->changed_at, p->changed_at, memory_order_release);
     atomic_store_explicit(&r->absorbed, p->absorbed, memory_order_release);
+    atomic_store_explicit(&r->cap_at, p->cap_at, memory_order_release);
     atomic_store_explicit(&r->epoch, p->epoch, memory_order_release);
     atomic_store_explicit(&r->cfg_cap, p->cfg_cap, memory_order_release);
     atomic_store_explicit(&r->cfg_window, p->cfg_window, memory_order_release);
@@ -640,6 +642,7 @@ static bool configure_fn(const params *from, bool alive, uint64_t count,
     }
     to->cap = a->cap;
     to->window = a->window;
+    to->cap_at = now;
     to->cfg_cap = a->cap;
     to->cfg_window = a->window;
     to->cfg_by = a->by;
@@ -700,6 +703,7 @@ static bool scale_fn(const params *from, bool alive, uint64_t count,
     *to = *from;
     to->cap = cap;
     to->origin = now;
+    to->cap_at = now;
     to->epoch = from->epoch + 1;
     t = gcra_of(to);
     *n = rlc__gcra_convert(&g, count, &t, now);
@@ -720,6 +724,7 @@ int rlc__shm_bucket_scale(struct rlc__shm_slot *sl, const rlc__clock *clk,
 
 struct grow_arg {
     int from, to;
+    int64_t at; /* the capacity's change time seen; -1: not checked */
 };
 
 static bool grow_fn(const params *from, bool alive, uint64_t count, int64_t now,
@@ -729,7 +734,7 @@ static bool grow_fn(const params *from, bool alive, uint64_t count, int64_t now,
     rlc__gcra g = gcra_of(from), t;
     int64_t cap = a->to;
 
-    if (!alive || from->cap != a->from)
+    if (!alive || from->cap != a->from || (a->at >= 0 && from->cap_at != a->at))
         return false; /* removed, or changed since the caller looked */
     if (from->cfg_cap > 0 && cap > from->cfg_cap)
         cap = from->cfg_cap;
@@ -738,15 +743,16 @@ static bool grow_fn(const params *from, bool alive, uint64_t count, int64_t now,
     *to = *from;
     to->cap = cap;
     to->origin = now;
+    to->cap_at = now;
     t = gcra_of(to);
     *n = rlc__gcra_convert(&g, count, &t, now);
     return true;
 }
 
 bool rlc__shm_bucket_grow(struct rlc__shm_slot *sl, const rlc__clock *clk,
-                          int from, int to)
+                          int from, int to, int64_t at)
 {
-    struct grow_arg a = {from, to};
+    struct grow_arg a = {from, to, at};
 
     return change(sl, clk, grow_fn, &a);
 }
@@ -802,6 +808,17 @@ bool rlc__shm_bucket_snapshot(struct rlc__shm_slot *sl, int64_t now,
         count > have ? (int)min_u64(count - have, (uint64_t)INT_MAX) : 0;
     out->epoch = p.epoch;
     out->paused_until_ns = p.pause > now ? p.pause : 0;
+    return true;
+}
+
+bool rlc__shm_bucket_cap_at(struct rlc__shm_slot *sl, int64_t now, int64_t *at)
+{
+    params p;
+
+    snap(sl, &p, true);
+    if (!live(&p, now))
+        return false;
+    *at = p.cap_at;
     return true;
 }
 

@@ -48,10 +48,14 @@ int rlc__shm_bucket_scale(struct rlc__shm_slot *sl, const rlc__clock *clk,
                           int *old);
 
 /* Raises the capacity from `from` to `to` (not above the configured one)
- * if it is still `from`; no epoch is counted, the configuration stays.
- * true when it changed it. */
+ * if it is still `from` and (at >= 0) last changed at `at`; no epoch is
+ * counted, the configuration stays. true when it changed it. */
 bool rlc__shm_bucket_grow(struct rlc__shm_slot *sl, const rlc__clock *clk,
-                          int from, int to);
+                          int from, int to, int64_t at);
+
+/* When the capacity last changed (set, cut, grown), on the clock; 0 in a
+ * table made before it was kept. false when removed. */
+bool rlc__shm_bucket_cap_at(struct rlc__shm_slot *sl, int64_t now, int64_t *at);
 
 /* Holds every token until `until` (on the clock) unless a longer pause is
  * in force. true when it lengthened the pause. */

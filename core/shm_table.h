@@ -58,7 +58,10 @@ struct rlc__shm_record {
     _Atomic int64_t cfg_cap;
     _Atomic int64_t cfg_window;
     _Atomic uint64_t cfg_by;
-    _Atomic int64_t spare[5];
+    /* When the capacity last changed (set, cut, grown): recovery waits
+     * a whole interval after it, whichever process last looked. */
+    _Atomic int64_t cap_at;
+    _Atomic int64_t spare[4];
 };
 
 /*

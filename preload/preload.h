@@ -104,7 +104,6 @@ struct rlp_resource {
     _Atomic int64_t window_ns;
     _Atomic int64_t changed_at; /* last cut or recovery, monotonic ns */
     _Atomic int64_t next_look;  /* scope host: next look at recovery */
-    _Atomic int last_seen;      /* scope host: the capacity seen then */
     struct rlp_resource *next;
 };
 

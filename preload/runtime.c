@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "host_limiter.h"
 #include "preload.h"
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -163,7 +164,21 @@ static void apply(const rlc_config *cfg, const rlc_config *old)
             atomic_load(&r->window_ns) != rc->window_ns) {
             atomic_store(&r->configured, want);
             atomic_store(&r->window_ns, rc->window_ns);
-            rlc_set_capacity(r->limiter, r->name, want, rc->window_ns);
+            if (rlc_set_capacity(r->limiter, r->name, want, rc->window_ns) !=
+                    RLC_OK &&
+                r->limiter == host_lim) {
+                char why[256] = "";
+
+                /* No slot in the table (full, say): limited within this
+                 * process rather than not at all. */
+                rlc_host_limiter_error(host_lim, why, sizeof(why));
+                rlp_log(RLC_LOG_ERROR,
+                        "%s: scope host: %s; limited within this process",
+                        r->name, why[0] != '\0' ? why : "no slot");
+                r->limiter = limiter;
+                atomic_store(&r->scope, (int)RLC_SCOPE_PROCESS);
+                rlc_set_capacity(limiter, r->name, want, rc->window_ns);
+            }
             if (old != NULL)
                 rlp_log(RLC_LOG_INFO, "%s: %d per %lld ms", r->name, want,
                         (long long)(rc->window_ns / 1000000));
@@ -337,35 +352,36 @@ static int grown_from(int total, int configured, const rlc_config *cfg)
 }
 
 /*
- * A host's capacity is recovered by whichever process looks first: each
- * looks once per recovery_interval and grows it one step only if nobody
- * changed it since its last look (a cut, or another's step), and the
- * step itself is taken only from the capacity it saw (rlc_grow_capacity),
- * so processes never stack their steps. The process that cut need not
- * live on.
+ * A host's capacity is recovered by whichever process looks when a whole
+ * recovery_interval has passed since it last changed (a cut, a step): the
+ * table keeps that time, so processes however short-lived recover it, and
+ * a step is taken only from the capacity and time seen, so processes never
+ * stack their steps. Each process looks at most once an interval.
  */
 static void maybe_recover_host(struct rlp_resource *r, const rlc_config *cfg,
                                int64_t now)
 {
-    int64_t next = atomic_load(&r->next_look);
+    int64_t next = atomic_load(&r->next_look), at;
     rlc_capacity cap;
-    int configured = atomic_load(&r->configured), looked, grown;
+    int configured = atomic_load(&r->configured), grown;
 
     if (now < next ||
         !atomic_compare_exchange_strong(&r->next_look, &next,
                                         now + cfg->recovery_interval_ns))
         return;
-    if (!rlc_get_capacity(r->limiter, r->name, &cap))
+    if (!rlc_get_capacity(r->limiter, r->name, &cap) ||
+        cap.total >= configured ||
+        !rlc__host_limiter_capacity_changed(r->limiter, r->name, &at))
         return;
-    looked = atomic_exchange(&r->last_seen, cap.total);
-    if (cap.total >= configured || cap.total != looked)
+    if (now - at < cfg->recovery_interval_ns) {
+        /* look again when the interval since that change is over */
+        atomic_store(&r->next_look, at + cfg->recovery_interval_ns);
         return;
+    }
     grown = grown_from(cap.total, configured, cfg);
-    if (rlc_grow_capacity(r->limiter, r->name, cap.total, grown)) {
-        atomic_store(&r->last_seen, grown);
+    if (rlc__host_limiter_grow_since(r->limiter, r->name, cap.total, grown, at))
         rlp_log(RLC_LOG_INFO, "%s: recovered %d -> %d", r->name, cap.total,
                 grown);
-    }
 }
 
 /* Grows a cut capacity back by recovery_factor every recovery_interval. */
@@ -425,6 +441,7 @@ int rlp_charge(struct rlp_resource *r, int n)
     const rlc_config *cfg = rlp_config();
     int64_t now = mono_ns(), deadline, pause;
     int saved = errno, result = 0;
+    bool retried = false;
 
     if (cfg == NULL)
         return 0;
@@ -455,6 +472,17 @@ int rlp_charge(struct rlp_resource *r, int n)
                 sleep_until(deadline);
             result = timed_out(r, cfg);
             goto out;
+        }
+        if (st == RLC_EUNKNOWN &&
+            atomic_load(&r->scope) == (int)RLC_SCOPE_HOST && !retried &&
+            atomic_load(&r->configured) > 0) {
+            /* Removed from the host's table by another program: this
+             * process's configuration puts it back. */
+            retried = true;
+            rlc_set_capacity(r->limiter, r->name, atomic_load(&r->configured),
+                             atomic_load(&r->window_ns));
+            i--;
+            continue;
         }
         if (st != RLC_OK)
             break; /* removed by a reload, or closing: let it pass */
