@@ -31,7 +31,7 @@ static char last_error[RLC_CONFIG_ERR_MAX];
 static rlc_limiter *limiter;  /* scope process, and what cannot be shared */
 static rlc_limiter *host_lim; /* scope host: the user's shared table */
 static char host_ns[RLC_NAMESPACE_MAX];
-static bool host_tried;
+static bool host_tried, ns_noted;
 static atomic_bool swarm_wanted, swarm_joining;
 static _Atomic(struct rlp_resource *) resources;
 
@@ -86,8 +86,16 @@ static rlc_limiter *host_limiter(const char *ns)
     rlc_host_limiter_options o = {.ns = ns};
     rlc_status st;
 
-    if (host_tried)
+    if (host_tried) {
+        if (host_lim != NULL && strcmp(ns, host_ns) != 0 && !ns_noted) {
+            ns_noted = true;
+            rlp_log(RLC_LOG_WARN,
+                    "namespace '%s': processes started from now on use it; "
+                    "this one stays with '%s'",
+                    ns, host_ns);
+        }
         return host_lim;
+    }
     host_tried = true;
     st = rlc_host_limiter_open(&o, &host_lim, err, sizeof(err));
     if (st != RLC_OK) {
@@ -465,11 +473,20 @@ int rlp_charge(struct rlp_resource *r, int n)
                          deadline > now ? deadline - now : 0);
         if (st == RLC_ETIMEDOUT || st == RLC_EEXHAUSTED) {
             /* The host limiter says at once when no token can come in
-             * time; the caller is held all of max_wait all the same, as
-             * with every other scope. */
+             * time. The caller is held for max_wait all the same, as with
+             * every other scope, looking again each second: a recovery,
+             * a reload or another process's change may bring one. */
             if (st == RLC_ETIMEDOUT &&
-                atomic_load(&r->scope) == (int)RLC_SCOPE_HOST)
-                sleep_until(deadline);
+                atomic_load(&r->scope) == (int)RLC_SCOPE_HOST &&
+                (now = mono_ns()) < deadline) {
+                sleep_until(deadline - now > RLC_SECOND ? now + RLC_SECOND
+                                                        : deadline);
+                if (rlp_config() != NULL) /* notices an edited file */
+                    cfg = rlp_config();
+                maybe_recover(r, cfg, mono_ns());
+                i--;
+                continue;
+            }
             result = timed_out(r, cfg);
             goto out;
         }

@@ -457,6 +457,30 @@ class HostScope(PreloadTest):
                               self.server.url + "/r"], ini)
         self.assertIn("api: recovered 3 -> 4", two.stderr)
 
+    def test_a_held_request_gets_the_token_an_edit_brings(self):
+        path = self.ini(capacity=1, window="1h",
+                        limiter="max_wait = 6s\nlog = info")
+        proc = subprocess.Popen(
+            [RLRUN, "-c", path, "--", PYTHON, "-c",
+             "import urllib.request\n"
+             "for i in range(2):\n"
+             "    urllib.request.urlopen('%s/e%%d' %% i).read()\n"
+             % self.server.url], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the second request is held: its token is 1 h away
+        # an edit: a token every 100 ms
+        with open(path + ".new", "w") as f:
+            f.write("[limiter]\nnamespace = %s\nmax_wait = 6s\n"
+                    "[api]\nhosts = 127.0.0.1\ncapacity = 1\n"
+                    "window = 100ms\n" % self.ns)
+        os.replace(path + ".new", path)
+        err = proc.communicate(timeout=30)[1]
+        self.assertEqual(proc.returncode, 0, err)
+        times = self.server.stats()["times"]
+        self.assertEqual(len(times), 2)
+        # let go within about a second of the edit, not after max_wait
+        self.assertLess(times[1] - times[0], 4.0, err)
+        self.assertNotIn("no token within max_wait", err)
+
     def test_a_full_table_limits_within_the_process(self):
         # another program fills the namespace's 256 slots
         lib = ctypes.CDLL(os.path.join(BUILD, "librlc.so"))
