@@ -432,3 +432,9 @@ bool rlc__host_limiter_grow_since(rlc_limiter *l, const char *resource,
     sl = find(hl(l), r);
     return sl != NULL && rlc__shm_bucket_grow(sl, &hl(l)->clock, from, to, at);
 }
+
+bool rlc__host_limiter_file_current(rlc_limiter *l)
+{
+    return l == NULL || l->ops != &host_ops ||
+           rlc__shm_still_linked(&hl(l)->table);
+}

@@ -21,4 +21,10 @@ bool rlc__host_limiter_capacity_changed(rlc_limiter *l, const char *resource,
 bool rlc__host_limiter_grow_since(rlc_limiter *l, const char *resource,
                                   int from, int to, int64_t at);
 
+/* Is l's table file still the one at its path? false when it was removed
+ * or replaced since l mapped it (systemd's RemoveIPC at logout, a person
+ * cleaning /dev/shm): l then shares with no process opened after. true
+ * for l not a host limiter. Thread-safe; one stat. */
+bool rlc__host_limiter_file_current(rlc_limiter *l);
+
 #endif /* RLC_HOST_LIMITER_H */

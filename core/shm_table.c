@@ -361,13 +361,31 @@ rlc_status rlc__shm_open(rlc__shm_table *t, const char *dir, const char *ns,
         r = open_existing(t, t->path, err, errlen);
         if (r == ABSENT)
             r = create(t, dir, t->path, base, err, errlen);
-        if (r == OPENED)
+        if (r == OPENED) {
+            struct stat st;
+
+            if (stat(t->path, &st) == 0) {
+                t->dev = st.st_dev;
+                t->ino = st.st_ino;
+            }
             return RLC_OK;
+        }
         if (r == REFUSED)
             return RLC_ESHARED;
     }
     say(err, errlen, "%s: keeps appearing and vanishing: giving up", t->path);
     return RLC_ESHARED;
+}
+
+bool rlc__shm_still_linked(const rlc__shm_table *t)
+{
+    struct stat st;
+    int saved = errno;
+    bool same =
+        lstat(t->path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino;
+
+    errno = saved;
+    return same;
 }
 
 void rlc__shm_close(rlc__shm_table *t)

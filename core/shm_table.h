@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rlc.h"
 
@@ -99,6 +100,8 @@ typedef struct rlc__shm_table {
     struct rlc__shm_header *hdr;
     struct rlc__shm_slot *slots;
     size_t size;
+    dev_t dev; /* the file mapped, to notice it replaced or removed */
+    ino_t ino;
     char path[4096];
 } rlc__shm_table;
 
@@ -114,6 +117,10 @@ bool rlc__shm_namespace_ok(const char *ns);
 rlc_status rlc__shm_open(rlc__shm_table *t, const char *dir, const char *ns,
                          char *err, size_t errlen);
 void rlc__shm_close(rlc__shm_table *t);
+
+/* Is t's file still the one at its path (not removed, not replaced)? A
+ * process that mapped a file since removed shares with nobody new. */
+bool rlc__shm_still_linked(const rlc__shm_table *t);
 
 /* FNV-1a of a name: where its probe starts. */
 uint32_t rlc__shm_hash(const char *name, size_t len);

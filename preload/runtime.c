@@ -274,6 +274,38 @@ static void first_load(void)
     pthread_mutex_unlock(&mu);
 }
 
+/*
+ * The host's table file was removed (systemd's RemoveIPC at logout, a
+ * person cleaning /dev/shm) or replaced: processes started since share
+ * another table, and this one would be alone. It maps the file now at the
+ * path and puts its host resources there (mu held). The old limiter is
+ * left, never freed: a hook may be using it.
+ */
+static void follow_host_table(void)
+{
+    rlc_host_limiter_options o = {.ns = host_ns};
+    rlc_limiter *fresh = NULL;
+    struct rlp_resource *r;
+
+    if (host_lim == NULL || rlc__host_limiter_file_current(host_lim))
+        return;
+    if (rlc_host_limiter_open(&o, &fresh, NULL, 0) != RLC_OK)
+        return; /* tried again in a second */
+    rlp_log(RLC_LOG_WARN,
+            "scope host: the table of namespace '%s' was "
+            "removed or replaced; sharing the new one",
+            host_ns);
+    for (r = atomic_load(&resources); r != NULL; r = r->next) {
+        if (r->limiter != host_lim)
+            continue;
+        if (atomic_load(&r->configured) > 0)
+            rlc_set_capacity(fresh, r->name, atomic_load(&r->configured),
+                             atomic_load(&r->window_ns));
+        r->limiter = fresh;
+    }
+    host_lim = fresh;
+}
+
 static void maybe_reload(int64_t now)
 {
     struct stat st;
@@ -282,6 +314,7 @@ static void maybe_reload(int64_t now)
     if (pthread_mutex_trylock(&mu) != 0)
         return; /* another thread is at it */
     atomic_store(&next_check, now + RLC_SECOND);
+    follow_host_table();
     if (stat(path, &st) == 0 && !same_file(&st, &seen)) {
         seen = st;
         cfg = load();

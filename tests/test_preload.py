@@ -481,6 +481,32 @@ class HostScope(PreloadTest):
         self.assertLess(times[1] - times[0], 4.0, err)
         self.assertNotIn("no token within max_wait", err)
 
+    def test_a_removed_table_is_followed(self):
+        loop = ("import sys, time, http.client\n"
+                "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
+                "end = time.monotonic() + float(sys.argv[1])\n"
+                "while time.monotonic() < end:\n"
+                "    c.request('GET', '/l'); c.getresponse().read()\n"
+                % self.server.port)
+        ini = self.ini(limiter="log = info")
+        a = subprocess.Popen([RLRUN, "-c", ini, "--", PYTHON, "-c", loop,
+                              "4.5"], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        os.unlink(table_path(self.ns))  # as systemd's RemoveIPC does
+        t0 = time.monotonic()
+        b = subprocess.Popen([RLRUN, "-c", ini, "--", PYTHON, "-c", loop,
+                              "3.0"], stderr=subprocess.PIPE, text=True)
+        errs = [p.communicate(timeout=30)[1] for p in (a, b)]
+        self.assertIn("was removed or replaced; sharing the new one",
+                      errs[0])
+        # once the first has followed (within a second or so), the two
+        # share 10/s again, not 10/s each
+        # (the server's clock is this machine's monotonic one)
+        times = self.server.stats()["times"]
+        shared = [t for t in times if t0 + 1.5 <= t <= t0 + 3.0]
+        self.assertLess(len(shared), 1.5 * 10 * 1.3, errs)
+        self.assertGreater(len(shared), 1.5 * 10 * 0.7, errs)
+
     def test_a_full_table_limits_within_the_process(self):
         # another program fills the namespace's 256 slots
         lib = ctypes.CDLL(os.path.join(BUILD, "librlc.so"))
