@@ -168,6 +168,7 @@ void rlp_swarm_after_fork_child(void);
     X(RLP_ERR_set_debug, ERR_set_debug)                                        \
     X(RLP_ERR_set_error, ERR_set_error)                                        \
     X(RLP_ERR_put_error, ERR_put_error)                                        \
+    X(RLP_CRYPTO_get_ex_new_index, CRYPTO_get_ex_new_index)                    \
     X(RLP_gnutls_init, gnutls_init)                                            \
     X(RLP_gnutls_deinit, gnutls_deinit)                                        \
     X(RLP_gnutls_record_send, gnutls_record_send)                              \
@@ -187,6 +188,7 @@ enum rlp_tls_fn {
 /* One copy of a TLS library: its functions, NULL where it has none. */
 struct rlp_tls_lib {
     void *fn[RLP_TLS_FN_COUNT];
+    atomic_bool watched; /* its SSLs' destruction is reported to rlc */
 };
 
 /* The copy a call to function id from return address `caller` was meant

@@ -401,6 +401,8 @@ typedef void (*err_new_fn)(void);
 typedef void (*err_set_debug_fn)(const char *, int, const char *);
 typedef void (*err_set_error_fn)(int, int, const char *, ...);
 typedef void (*err_put_error_fn)(int, int, int, const char *, int);
+typedef void (*ex_free_fn)(void *, void *, void *, int, long, void *);
+typedef int (*ex_new_index_fn)(int, long, void *, void *, void *, ex_free_fn);
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define TLSEXT_NAMETYPE_host_name 0
@@ -416,40 +418,6 @@ static bool ssl_random(const struct rlp_tls_lib *lib, const void *ssl,
         FN(lib, ssl_get_random_fn, RLP_SSL_get_client_random);
 
     return fn != NULL && fn(ssl, out, 32) == 32;
-}
-
-/* The session of a client-side SSL, or NULL (a server, nothing to do).
- * An SSL of a generic method is a server until SSL_connect or
- * SSL_set_connect_state: its role is asked once it handshakes, writes or
- * reads. */
-static struct rlp_tls *ssl_session(const struct rlp_tls_lib *lib, void *ssl,
-                                   bool role_set)
-{
-    struct rlp_tls *s;
-
-    if (rlp_busy || ssl == NULL)
-        return NULL;
-    s = lookup(ssl);
-    if (s == NULL) {
-        rlp_busy++;
-        s = find_or_add(ssl);
-        if (s != NULL && s->lib == NULL)
-            s->lib = lib;
-        rlp_busy--;
-    }
-    if (s == NULL || atomic_load(&s->ignored))
-        return NULL;
-    if (role_set && !atomic_load(&s->role_known)) {
-        ssl_is_server_fn is_server =
-            FN(s->lib, ssl_is_server_fn, RLP_SSL_is_server);
-
-        atomic_store(&s->role_known, true);
-        if (is_server == NULL || is_server(ssl)) {
-            atomic_store(&s->ignored, true);
-            return NULL;
-        }
-    }
-    return s;
 }
 
 /* Calls a real function of copy lib: a tail call it makes to another
@@ -471,6 +439,74 @@ static struct rlp_tls *ssl_session(const struct rlp_tls_lib *lib, void *ssl,
         CALLING(lib, call);                                                    \
         inside = outer_;                                                       \
     } while (0)
+
+#define CRYPTO_EX_INDEX_SSL 0
+
+/* libssl reports each SSL's destruction: the session goes with it, even
+ * when the last SSL_free is one rlc does not see (a pointer looked up
+ * with dlsym, a free inside libssl itself). */
+static void ssl_destroyed(void *ssl, void *data, void *ad, int idx, long argl,
+                          void *argp)
+{
+    int saved = errno;
+
+    (void)data;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (ssl != NULL && lookup(ssl) != NULL)
+        forget(ssl);
+    errno = saved;
+}
+
+/* Asks copy lib to report its SSLs' destruction, once. */
+static void watch(const struct rlp_tls_lib *lib)
+{
+    struct rlp_tls_lib *l = (struct rlp_tls_lib *)lib;
+    ex_new_index_fn fn = FN(lib, ex_new_index_fn, RLP_CRYPTO_get_ex_new_index);
+
+    if (lib == NULL || fn == NULL || atomic_load(&l->watched) ||
+        atomic_exchange(&l->watched, true))
+        return;
+    CALLING(lib, fn(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, ssl_destroyed));
+}
+
+/* The session of a client-side SSL, or NULL (a server, nothing to do).
+ * An SSL of a generic method is a server until SSL_connect or
+ * SSL_set_connect_state: its role is asked once it handshakes, writes or
+ * reads. */
+static struct rlp_tls *ssl_session(const struct rlp_tls_lib *lib, void *ssl,
+                                   bool role_set)
+{
+    struct rlp_tls *s;
+
+    if (rlp_busy || ssl == NULL)
+        return NULL;
+    s = lookup(ssl);
+    if (s == NULL) {
+        rlp_busy++;
+        s = find_or_add(ssl);
+        if (s != NULL && s->lib == NULL)
+            s->lib = lib;
+        if (s != NULL)
+            watch(lib);
+        rlp_busy--;
+    }
+    if (s == NULL || atomic_load(&s->ignored))
+        return NULL;
+    if (role_set && !atomic_load(&s->role_known)) {
+        ssl_is_server_fn is_server =
+            FN(s->lib, ssl_is_server_fn, RLP_SSL_is_server);
+
+        atomic_store(&s->role_known, true);
+        if (is_server == NULL || is_server(ssl)) {
+            atomic_store(&s->ignored, true);
+            return NULL;
+        }
+    }
+    return s;
+}
 
 /* A write refused for want of a token (on_timeout = fail): errno is
  * ETIMEDOUT and libssl's error queue says why, so that SSL_get_error()

@@ -120,6 +120,7 @@ static const struct rlp_tls_lib *copy_of(void *fn, int id)
                RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
     if (h == NULL)
         return &none;
+    memset(&found, 0, sizeof(found));
     for (int k = 0; k < RLP_TLS_FN_COUNT; k++) {
         void *f = dlsym(h, names[k]);
 

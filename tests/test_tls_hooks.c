@@ -1656,6 +1656,34 @@ static void test_tls_hooks_new_ssl_after_free_starts_fresh(void **state)
     tls_close(&t);
 }
 
+/* An SSL freed where rlc does not see it (libssl's own SSL_free, looked
+ * up with dlsym): libssl reports the destruction, and an SSL made at the
+ * same address later is a new session all the same. Over memory BIOs: no
+ * SSL_set_fd comes to say it is a new connection. */
+static void test_tls_hooks_unseen_free_forgets_the_session(void **state)
+{
+    struct rlp_resource *count = resource(A_COUNT);
+    int base = in_flight(count), fd;
+    void (*unseen_free)(SSL *) = (void (*)(SSL *))real_ssl("SSL_free");
+    struct tls t;
+
+    (void)state;
+    for (int k = 1; k <= 3; k++) {
+        assert_true(tls_new(&t, VIA_MEM));
+        fd = dial(A_COUNT);
+        assert_true(tls_attach(&t, fd));
+        assert_true(tls_handshake(&t));
+        assert_int_equal(tls_roundtrip(&t, "/ok"), 200);
+        assert_int_equal(tls_roundtrip(&t, "/ok"), 200);
+        /* two requests; the connection itself, linked by its ClientHello,
+         * nothing */
+        assert_int_equal(in_flight(count), base + 2 * k);
+        unseen_free(t.ssl); /* the next SSL_new may well reuse it */
+        t.ssl = NULL;
+        tls_close(&t);
+    }
+}
+
 /* ---- 7. HTTP/2 ---------------------------------------------------------- */
 
 /* Reads frames until a response's HEADERS, acknowledging the server's
@@ -1852,6 +1880,7 @@ int main(void)
         cmocka_unit_test(
             test_tls_hooks_cleared_ssl_on_a_new_socket_starts_fresh),
         cmocka_unit_test(test_tls_hooks_other_sockets_in_a_call_stay_plain),
+        cmocka_unit_test(test_tls_hooks_unseen_free_forgets_the_session),
         cmocka_unit_test(test_tls_hooks_socket_bio_charges_once_per_request),
         cmocka_unit_test(test_tls_hooks_custom_bio_links_from_inside),
         cmocka_unit_test(test_tls_hooks_memory_bios_link_by_client_random),
