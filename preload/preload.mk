@@ -42,6 +42,14 @@ $(BUILD)/tests/test_tls_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) \
 		$(TLS_HELLO_OBJ) $(CONFIG_OBJ)
 $(BUILD)/tests/test_tls_hooks: LDLIBS += -linih -lnghttp2 -ldl -lssl -lcrypto
 
+# test_gnutls_hooks: the GnuTLS hooks the same way. libgnutls is not linked
+# (its -dev package is not needed): the test opens libgnutls.so.30
+# RTLD_GLOBAL and declares what it calls; libcrypto makes its certificate.
+TESTS += test_gnutls_hooks
+$(BUILD)/tests/test_gnutls_hooks: $(PRELOAD_OBJ) $(HTTP1_OBJ) $(HTTP2_OBJ) \
+		$(TLS_HELLO_OBJ) $(CONFIG_OBJ)
+$(BUILD)/tests/test_gnutls_hooks: LDLIBS += -linih -lnghttp2 -ldl -lssl -lcrypto
+
 # scope = swarm: NATS, JSON and the distributed limiter live in a plugin
 # beside the preload, loaded only by a process that has a swarm resource.
 SWARM_PLUGIN = $(BUILD)/librlpreload-swarm.so

@@ -35,10 +35,17 @@ struct rlp_tls {
     unsigned char random[32];
     char sni[RLC_HOSTNAME_MAX];    /* the server name it asked for */
     const struct rlp_tls_lib *lib; /* the library copy it belongs to */
-    /* GnuTLS: a send that returned E_AGAIN has its bytes inside GnuTLS
-     * already; the retry (the same bytes, or NULL, 0) only flushes. */
+    /* GnuTLS: a send that returned E_AGAIN holds one record of its bytes
+     * inside GnuTLS already; the retry (the same bytes, or NULL, 0) only
+     * flushes it and says how many bytes that record took. What it will
+     * have sent is settled then, from a copy of those bytes (the caller's
+     * buffer may be gone by a NULL, 0 retry). */
     const void *pending;
     size_t pending_len;
+    bool again_planned;
+    struct rlp_plan again;
+    unsigned char *again_copy; /* GNUTLS_RECORD_MAX bytes, made on need */
+    size_t again_kept;         /* bytes of the send copied there */
     struct rlp_flow flow;
     struct rlp_tls *next_free;
 };
@@ -123,6 +130,7 @@ static struct rlp_tls *find_or_add(const void *key)
     s->lib = NULL;
     s->pending = NULL;
     s->pending_len = 0;
+    s->again_planned = false;
     rlp_flow_init(&s->flow);
     atomic_store(&s->key, key);
     atomic_store(&table[i], s);
@@ -157,6 +165,8 @@ static void forget(const void *key)
                 unlinked[k] = NULL;
         atomic_store(&s->key, NULL);
         rlp_flow_release(&s->flow);
+        free(s->again_copy);
+        s->again_copy = NULL;
         s->next_free = free_list;
         free_list = s;
     }
@@ -181,6 +191,7 @@ static void restart(struct rlp_tls *s)
     atomic_store(&s->fd, -1);
     atomic_store(&s->random_known, false);
     s->pending = NULL;
+    s->again_planned = false;
 }
 
 /* ---- linking sessions and sockets --------------------------------------- */
@@ -816,6 +827,7 @@ typedef void (*gnutls_get_random_fn)(void *, datum *, datum *);
 #define GNUTLS_E_INTERRUPTED (-52)
 #define GNUTLS_E_PUSH_ERROR (-53)
 #define GNUTLS_E_INTERNAL_ERROR (-59)
+#define GNUTLS_RECORD_MAX 16384 /* plaintext one record carries, at most */
 
 static bool gnutls_random(const struct rlp_tls_lib *lib, const void *session,
                           unsigned char out[32])
@@ -908,16 +920,28 @@ ssize_t rlp_gnutls_record_send(const void *caller, void *session,
         CALLING(lib, rc = real(session, data, len));
         return rc;
     }
-    /* The retry of a send that GNUTLS_E_AGAIN interrupted: its bytes were
-     * planned and fed then. */
+    /* The retry of a send that GNUTLS_E_AGAIN interrupted: charged then;
+     * what its record carried is settled now. */
     if (s->pending != NULL &&
         (data == NULL || (data == s->pending && len == s->pending_len))) {
         INSIDE(s, lib, rc = real(session, data, len));
-        if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED)
-            s->pending = NULL;
+        err = errno;
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
+            return rc;
+        s->pending = NULL;
+        if (s->again_planned) {
+            s->again_planned = false;
+            /* (all of it, when it was one record or less: the copy is
+             * then all of it too) */
+            after_write(s, s->again_copy,
+                        rc > 0 && (size_t)rc <= s->again_kept ? rc : -1,
+                        &s->again);
+        }
+        errno = err;
         return rc;
     }
     s->pending = NULL;
+    s->again_planned = false;
     if (data == NULL || len == 0) {
         CALLING(lib, rc = real(session, data, len));
         return rc;
@@ -930,11 +954,20 @@ ssize_t rlp_gnutls_record_send(const void *caller, void *session,
     INSIDE(s, lib, rc = real(session, data, len));
     err = errno;
     if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-        /* GnuTLS holds the whole record now; a retry only flushes it. */
+        size_t keep = len < GNUTLS_RECORD_MAX ? len : GNUTLS_RECORD_MAX;
+
         s->pending = data;
         s->pending_len = len;
-        if (planned)
-            after_write(s, data, (ssize_t)len, &plan);
+        if (planned && s->again_copy == NULL)
+            s->again_copy = malloc(GNUTLS_RECORD_MAX);
+        if (planned && s->again_copy != NULL) {
+            memcpy(s->again_copy, data, keep);
+            s->again = plan; /* its requests stay paid for till then */
+            s->again_kept = keep;
+            s->again_planned = true;
+        } else if (planned) {
+            after_write(s, data, -1, &plan); /* out of memory: prepaid */
+        }
     } else if (planned) {
         after_write(s, data, rc > 0 ? rc : -1, &plan);
     }
