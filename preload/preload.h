@@ -169,6 +169,9 @@ void rlp_swarm_after_fork_child(void);
     X(RLP_ERR_set_error, ERR_set_error)                                        \
     X(RLP_ERR_put_error, ERR_put_error)                                        \
     X(RLP_CRYPTO_get_ex_new_index, CRYPTO_get_ex_new_index)                    \
+    X(RLP_SSL_get_ex_new_index, SSL_get_ex_new_index)                          \
+    X(RLP_OpenSSL_version, OpenSSL_version)                                    \
+    X(RLP_OPENSSL_init_ssl, OPENSSL_init_ssl)                                  \
     X(RLP_gnutls_init, gnutls_init)                                            \
     X(RLP_gnutls_deinit, gnutls_deinit)                                        \
     X(RLP_gnutls_record_send, gnutls_record_send)                              \
@@ -188,6 +191,7 @@ enum rlp_tls_fn {
 /* One copy of a TLS library: its functions, NULL where it has none. */
 struct rlp_tls_lib {
     void *fn[RLP_TLS_FN_COUNT];
+    atomic_bool watch_tried;
     atomic_bool watched; /* its SSLs' destruction is reported to rlc */
 };
 

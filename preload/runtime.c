@@ -296,11 +296,23 @@ static void follow_host_table(void)
             "removed or replaced; sharing the new one",
             host_ns);
     for (r = atomic_load(&resources); r != NULL; r = r->next) {
+        int want = atomic_load(&r->configured);
+        int64_t window = atomic_load(&r->window_ns);
+
         if (r->limiter != host_lim)
             continue;
-        if (atomic_load(&r->configured) > 0)
-            rlc_set_capacity(fresh, r->name, atomic_load(&r->configured),
-                             atomic_load(&r->window_ns));
+        if (want > 0 &&
+            rlc_set_capacity(fresh, r->name, want, window) != RLC_OK) {
+            /* no slot in the new table: limited within this process */
+            rlp_log(RLC_LOG_ERROR,
+                    "%s: scope host: no slot in the new table; limited "
+                    "within this process",
+                    r->name);
+            rlc_set_capacity(limiter, r->name, want, window);
+            r->limiter = limiter;
+            atomic_store(&r->scope, (int)RLC_SCOPE_PROCESS);
+            continue;
+        }
         r->limiter = fresh;
     }
     host_lim = fresh;
@@ -516,6 +528,8 @@ int rlp_charge(struct rlp_resource *r, int n)
                                                         : deadline);
                 if (rlp_config() != NULL) /* notices an edited file */
                     cfg = rlp_config();
+                if (atomic_load(&r->configured) == 0)
+                    break; /* no longer limited here: let it pass */
                 maybe_recover(r, cfg, mono_ns());
                 i--;
                 continue;

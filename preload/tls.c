@@ -44,8 +44,8 @@ struct rlp_tls {
     size_t pending_len;
     bool again_planned;
     struct rlp_plan again;
-    unsigned char *again_copy; /* GNUTLS_RECORD_MAX bytes, made on need */
-    size_t again_kept;         /* bytes of the send copied there */
+    unsigned char *again_copy; /* its first record's bytes, while pending */
+    size_t again_kept;         /* how many: GNUTLS_RECORD_MAX at most */
     struct rlp_flow flow;
     struct rlp_tls *next_free;
 };
@@ -192,6 +192,8 @@ static void restart(struct rlp_tls *s)
     atomic_store(&s->random_known, false);
     s->pending = NULL;
     s->again_planned = false;
+    free(s->again_copy);
+    s->again_copy = NULL;
 }
 
 /* ---- linking sessions and sockets --------------------------------------- */
@@ -414,6 +416,7 @@ typedef void (*err_set_error_fn)(int, int, const char *, ...);
 typedef void (*err_put_error_fn)(int, int, int, const char *, int);
 typedef void (*ex_free_fn)(void *, void *, void *, int, long, void *);
 typedef int (*ex_new_index_fn)(int, long, void *, void *, void *, ex_free_fn);
+typedef int (*ssl_ex_new_index_fn)(long, void *, void *, void *, ex_free_fn);
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define TLSEXT_NAMETYPE_host_name 0
@@ -471,16 +474,41 @@ static void ssl_destroyed(void *ssl, void *data, void *ad, int idx, long argl,
     errno = saved;
 }
 
-/* Asks copy lib to report its SSLs' destruction, once. */
+typedef const char *(*version_fn)(int);
+
+/* Asks copy lib to report its SSLs' destruction, once: through its
+ * SSL_get_ex_new_index where that is a function (OpenSSL 1.0, LibreSSL,
+ * BoringSSL), else, in OpenSSL 1.1 and 3 only (whose class numbers and
+ * arguments these are), CRYPTO_get_ex_new_index. A copy that cannot say
+ * is left unwatched: SSL_free's hook forgets its sessions. */
 static void watch(const struct rlp_tls_lib *lib)
 {
     struct rlp_tls_lib *l = (struct rlp_tls_lib *)lib;
-    ex_new_index_fn fn = FN(lib, ex_new_index_fn, RLP_CRYPTO_get_ex_new_index);
+    ex_new_index_fn crypto;
+    ssl_ex_new_index_fn ssl_index;
+    version_fn version;
+    const char *v;
+    int index = -1;
 
-    if (lib == NULL || fn == NULL || atomic_load(&l->watched) ||
-        atomic_exchange(&l->watched, true))
+    if (lib == NULL || lib->fn[RLP_SSL_write] == NULL)
+        return; /* the all-NULL copy (read-only), or not an OpenSSL */
+    if (atomic_load(&l->watch_tried) || atomic_exchange(&l->watch_tried, true))
         return;
-    CALLING(lib, fn(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, ssl_destroyed));
+    ssl_index = FN(lib, ssl_ex_new_index_fn, RLP_SSL_get_ex_new_index);
+    crypto = FN(lib, ex_new_index_fn, RLP_CRYPTO_get_ex_new_index);
+    version = FN(lib, version_fn, RLP_OpenSSL_version);
+    if (ssl_index != NULL) {
+        CALLING(lib, index = ssl_index(0, NULL, NULL, NULL, ssl_destroyed));
+    } else if (crypto != NULL && version != NULL &&
+               lib->fn[RLP_OPENSSL_init_ssl] != NULL) {
+        CALLING(lib, v = version(0));
+        if (v != NULL && (strncmp(v, "OpenSSL 1.1", 11) == 0 ||
+                          strncmp(v, "OpenSSL 3", 9) == 0))
+            CALLING(lib, index = crypto(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL,
+                                        NULL, ssl_destroyed));
+    }
+    if (index >= 0)
+        atomic_store(&l->watched, true);
 }
 
 /* The session of a client-side SSL, or NULL (a server, nothing to do).
@@ -776,7 +804,10 @@ void rlp_ssl_free(const void *caller, void *ssl)
     refs = s != NULL ? atomic_load(&s->refs) : 0;
     while (refs > 0 && !atomic_compare_exchange_weak(&s->refs, &refs, refs - 1))
         ;
-    if (s != NULL && refs == 0)
+    /* A watched copy reports the destruction itself, also past an
+     * SSL_up_ref rlc did not see; else the last free seen forgets. */
+    if (s != NULL && refs == 0 &&
+        (s->lib == NULL || !atomic_load(&s->lib->watched)))
         forget(ssl);
     errno = saved;
     if (real != NULL)
@@ -829,6 +860,19 @@ typedef void (*gnutls_get_random_fn)(void *, datum *, datum *);
 #define GNUTLS_E_INTERNAL_ERROR (-59)
 #define GNUTLS_RECORD_MAX 16384 /* plaintext one record carries, at most */
 
+/* The send GNUTLS_E_AGAIN interrupted is over: done bytes of it (-1:
+ * none that rlc can tell) left, read from bytes. */
+static void settle_again(struct rlp_tls *s, const void *bytes, ssize_t done)
+{
+    s->pending = NULL;
+    if (!s->again_planned)
+        return;
+    s->again_planned = false;
+    after_write(s, bytes != NULL ? bytes : s->again_copy, done, &s->again);
+    free(s->again_copy);
+    s->again_copy = NULL;
+}
+
 static bool gnutls_random(const struct rlp_tls_lib *lib, const void *session,
                           unsigned char out[32])
 {
@@ -875,6 +919,10 @@ int rlp_gnutls_init(const void *caller, void **session, unsigned int flags)
     errno = saved;
     CALLING(lib, rc = real(session, flags));
     err = errno;
+    /* A new session: whatever rlc kept at its address (a deinit it did
+     * not see) goes. */
+    if (rc == 0 && session != NULL && *session != NULL)
+        forget(*session);
     if (rc == 0 && session != NULL && (flags & GNUTLS_SERVER) && !rlp_busy) {
         struct rlp_tls *s;
 
@@ -920,28 +968,30 @@ ssize_t rlp_gnutls_record_send(const void *caller, void *session,
         CALLING(lib, rc = real(session, data, len));
         return rc;
     }
-    /* The retry of a send that GNUTLS_E_AGAIN interrupted: charged then;
-     * what its record carried is settled now. */
+    /* The retry of a send that GNUTLS_E_AGAIN interrupted, which GnuTLS
+     * takes as one whatever it is given (NULL, 0; the same bytes, maybe
+     * moved or with more after them): charged then; what its record
+     * carried is settled now, from the caller's bytes if it gave them
+     * again, else from the copy. */
     if (s->pending != NULL &&
-        (data == NULL || (data == s->pending && len == s->pending_len))) {
+        (data == NULL || len == 0 ||
+         (data == s->pending && len == s->pending_len) ||
+         (s->again_planned && len >= s->again_kept &&
+          memcmp(data, s->again_copy, s->again_kept) == 0))) {
+        const void *bytes = data != NULL && len > 0 ? data : s->again_copy;
+        size_t have = data != NULL && len > 0 ? len : s->again_kept;
+
         INSIDE(s, lib, rc = real(session, data, len));
         err = errno;
         if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
             return rc;
-        s->pending = NULL;
-        if (s->again_planned) {
-            s->again_planned = false;
-            /* (all of it, when it was one record or less: the copy is
-             * then all of it too) */
-            after_write(s, s->again_copy,
-                        rc > 0 && (size_t)rc <= s->again_kept ? rc : -1,
-                        &s->again);
-        }
+        settle_again(s, bytes, rc > 0 && (size_t)rc <= have ? rc : -1);
         errno = err;
         return rc;
     }
-    s->pending = NULL;
-    s->again_planned = false;
+    /* Something else instead: the interrupted send's requests, never
+     * settled, stay paid for. */
+    settle_again(s, NULL, -1);
     if (data == NULL || len == 0) {
         CALLING(lib, rc = real(session, data, len));
         return rc;
@@ -958,8 +1008,8 @@ ssize_t rlp_gnutls_record_send(const void *caller, void *session,
 
         s->pending = data;
         s->pending_len = len;
-        if (planned && s->again_copy == NULL)
-            s->again_copy = malloc(GNUTLS_RECORD_MAX);
+        if (planned)
+            s->again_copy = malloc(keep);
         if (planned && s->again_copy != NULL) {
             memcpy(s->again_copy, data, keep);
             s->again = plan; /* its requests stay paid for till then */
