@@ -12,7 +12,6 @@
  * client random of the ClientHello the socket then carries. Each call goes
  * on to the copy of the library its caller binds to (tls_libs.c).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
