@@ -172,6 +172,7 @@ bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
     p->tokens = 0;
     p->starts = 0;
     p->total = total;
+    p->received = f->received;
     if (f->proto == RLP_PROTO_UNKNOWN) {
         if (starts_h2(iov, n)) {
             f->proto = RLP_PROTO_H2;
@@ -200,7 +201,6 @@ bool rlp_flow_plan(struct rlp_flow *f, const struct iovec *iov, int n,
         return false;
     res = f->res;
     p->res = res;
-    p->received = f->received;
     p->tag = rlp_epoch(res);
     p->dry = f->p;
     feed_sent(f->proto, &p->dry, iov, n, total, p->tag, &found);
