@@ -47,7 +47,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "preload.h"
+/* What the server records of a connection besides inproc.h's fields. */
+struct sconn_own {
+    atomic_bool release; /* hold: the server may read now */
+    atomic_llong body;   /* request body bytes received */
+};
+
+#include "inproc.h"
 
 /* ---- GnuTLS, as far as the test needs it -------------------------------- */
 
@@ -127,64 +133,21 @@ static gnutls_certificate_credentials_t server_cred, client_cred;
 
 /* The resources, one ini section each. Windows of 1000 h never refill
  * during a run: token counts are exact. */
-static const struct {
-    const char *name, *hosts, *capacity, *per;
-} sections[] = {
-    {"count", A_COUNT, "1000", "request"},
-    {"sni", SNI_NAME, "1000", "request"},
-    {"conn", A_CONN, "1000", "connection"},
-    {"cut", A_CUT, "100", "request"},
-    {"hold", A_HOLD, "1000", "request"},
-    {"full", A_FULL, "1", "request"},
-    {"pause", A_PAUSE, "100", "request"},
-    {"errno", A_ERRNO, "1000", "request"},
+static const struct ini_section sections[] = {
+    {"count", A_COUNT, "1000", "1000h", "request"},
+    {"sni", SNI_NAME, "1000", "1000h", "request"},
+    {"conn", A_CONN, "1000", "1000h", "connection"},
+    {"cut", A_CUT, "100", "1000h", "request"},
+    {"hold", A_HOLD, "1000", "1000h", "request"},
+    {"full", A_FULL, "1", "1000h", "request"},
+    {"pause", A_PAUSE, "100", "1000h", "request"},
+    {"errno", A_ERRNO, "1000", "1000h", "request"},
 };
-
-/* Waits stay under max_wait, or are meant to run out. */
-static const char limiter_section[] = "[limiter]\n"
-                                      "max_wait = 300ms\n"
-                                      "on_timeout = fail\n"
-                                      "recovery_interval = 1h\n"
-                                      "log = error\n";
-
-#define MAX_WAIT_NS (300 * RLC_MILLISECOND)
-#define KEEP 777 /* an errno no call sets */
 
 /* What the server sends for /mirror: a request for [sni], which would be
  * charged were the server's session followed as a client's is. */
 static const char MIRROR[] = "GET /x HTTP/1.1\r\nHost: " SNI_NAME "\r\n\r\n";
 #define MIRROR_LEN (sizeof(MIRROR) - 1)
-
-static char ini_dir[64], ini_path[96];
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
-}
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void wait_flag(atomic_bool *flag)
-{
-    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
-        nap_ms(1);
-}
-
-static int wait_io(int fd, short events)
-{
-    struct pollfd p = {fd, events, 0};
-
-    return poll(&p, 1, 5000) == 1 ? 0 : -1;
-}
 
 /* A session's priorities and (empty: nothing verified) credentials. */
 static bool session_setup(gnutls_session_t s, bool server)
@@ -195,33 +158,6 @@ static bool session_setup(gnutls_session_t s, bool server)
 }
 
 /* ---- the server --------------------------------------------------------- */
-
-#define MAX_SCONN 256
-
-/* One accepted connection, as the server saw it. */
-struct sconn {
-    atomic_bool ready; /* the fields below the line are set */
-    int fd;
-    bool hold;       /* from the listener that reads nothing until told */
-    in_addr_t local; /* the address the client connected to */
-    int peer_port;
-    /* ---- */
-    atomic_bool release; /* hold: the server may read now */
-    atomic_int requests; /* headers complete */
-    atomic_llong body;   /* request body bytes received */
-    atomic_bool done;    /* the client closed; fd closed */
-};
-
-struct listener {
-    int fd;
-    bool hold;
-};
-
-static struct sconn sconns[MAX_SCONN];
-static atomic_int nsconns;
-static int port, hold_port;
-static struct listener main_listener, hold_listener;
-static atomic_bool gate_open; /* /gate/... requests may be answered */
 
 static int send_all(gnutls_session_t s, const void *buf, size_t len)
 {
@@ -315,7 +251,7 @@ static void serve_http1(struct sconn *sc, gnutls_session_t s)
 
             head += take;
             body -= take;
-            atomic_fetch_add(&sc->body, (long long)take);
+            atomic_fetch_add(&sc->own.body, (long long)take);
             if (body == 0)
                 break;
             have = head = 0;
@@ -332,9 +268,8 @@ static void serve_http1(struct sconn *sc, gnutls_session_t s)
     }
 }
 
-static void *serve(void *arg)
+static void serve(struct sconn *sc)
 {
-    struct sconn *sc = arg;
     gnutls_session_t s = NULL;
     int rc;
 
@@ -352,114 +287,12 @@ static void *serve(void *arg)
     if (rc != 0)
         goto out;
     if (sc->hold)
-        wait_flag(&sc->release);
+        wait_flag(&sc->own.release);
     serve_http1(sc, s);
     gt.bye(s, GNUTLS_SHUT_WR);
 out:
     if (s != NULL)
         gnutls_deinit(s);
-    close(sc->fd);
-    atomic_store(&sc->done, true);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    const struct listener *l = arg;
-
-    for (;;) {
-        struct sockaddr_in peer, local;
-        socklen_t plen = sizeof(peer), llen = sizeof(local);
-        int fd = accept(l->fd, (struct sockaddr *)&peer, &plen), i, one = 1;
-        struct sconn *sc;
-        pthread_t t;
-
-        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
-            continue;
-        if (fd < 0)
-            return NULL;
-        i = atomic_fetch_add(&nsconns, 1);
-        if (i >= MAX_SCONN) {
-            close(fd);
-            continue;
-        }
-        getsockname(fd, (struct sockaddr *)&local, &llen);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        sc = &sconns[i];
-        sc->fd = fd;
-        sc->hold = l->hold;
-        sc->local = local.sin_addr.s_addr;
-        sc->peer_port = ntohs(peer.sin_port);
-        atomic_store(&sc->ready, true);
-        if (pthread_create(&t, NULL, serve, sc) != 0) {
-            close(fd);
-            atomic_store(&sc->done, true);
-            continue;
-        }
-        pthread_detach(t);
-    }
-}
-
-static struct sockaddr_in addr_of(const char *ip, int p)
-{
-    struct sockaddr_in a;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)p);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
-/* A listener on ip, port chosen by the kernel; rcvbuf 0: the default. */
-static int start_listener(struct listener *l, const char *ip, int rcvbuf)
-{
-    struct sockaddr_in a = addr_of(ip, 0);
-    socklen_t len = sizeof(a);
-    pthread_t t;
-    int one = 1;
-
-    l->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (l->fd < 0)
-        return -1;
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (rcvbuf > 0)
-        setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(l->fd, 128) != 0 ||
-        getsockname(l->fd, (struct sockaddr *)&a, &len) != 0 ||
-        pthread_create(&t, NULL, accept_main, l) != 0)
-        return -1;
-    pthread_detach(t);
-    return ntohs(a.sin_port);
-}
-
-/* The server's record of client_fd's connection; client_fd must be open
- * (two open connections never share port and address). */
-static struct sconn *server_side(int client_fd)
-{
-    struct sockaddr_in me, them;
-    socklen_t len = sizeof(me), tlen = sizeof(them);
-    int64_t deadline = now_ns() + 5 * RLC_SECOND;
-
-    assert_int_equal(getsockname(client_fd, (struct sockaddr *)&me, &len), 0);
-    assert_int_equal(getpeername(client_fd, (struct sockaddr *)&them, &tlen),
-                     0);
-    do {
-        int n = atomic_load(&nsconns);
-
-        for (int i = (n < MAX_SCONN ? n : MAX_SCONN) - 1; i >= 0; i--) {
-            struct sconn *sc = &sconns[i];
-
-            if (atomic_load(&sc->ready) && !atomic_load(&sc->done) &&
-                sc->peer_port == ntohs(me.sin_port) &&
-                sc->local == them.sin_addr.s_addr)
-                return sc;
-        }
-        nap_ms(1);
-    } while (now_ns() < deadline);
-    fail_msg("the server never accepted fd %d", client_fd);
-    return NULL;
 }
 
 /* The server's credentials: a P-256 key and a self-signed certificate for
@@ -513,20 +346,6 @@ struct gtls {
     int fd;
     gnutls_session_t s;
 };
-
-static int dial_raw(const char *ip, int p)
-{
-    struct sockaddr_in a = addr_of(ip, p);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* A new client session, not attached to anything yet. */
 static bool gtls_new(struct gtls *t)
@@ -642,70 +461,22 @@ static ssize_t gtls_recv_raw(struct gtls *t, void *buf, size_t len)
     }
 }
 
+static ssize_t gtls_recv_conn(void *t, void *buf, size_t len)
+{
+    return gtls_recv_raw(t, buf, len);
+}
+
 static int gtls_read_exact(struct gtls *t, void *buf, size_t len)
 {
-    char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = gtls_recv_raw(t, p, len);
-
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return read_exact(gtls_recv_conn, t, buf, len);
 }
 
-/* One response: the head a byte per call (the parser gets it in tiny
- * pieces), the body by its Content-Length. Returns the status, or -1. */
 static int gtls_response_raw(struct gtls *t)
 {
-    char head[2048], body[256];
-    size_t n = 0;
-    long left = 0;
-    const char *cl;
-
-    while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
-        if (n == sizeof(head) - 1 || gtls_recv_raw(t, head + n, 1) != 1)
-            return -1;
-        n++;
-    }
-    head[n] = '\0';
-    cl = strcasestr(head, "\r\ncontent-length:");
-    if (cl != NULL)
-        left = strtol(cl + 17, NULL, 10);
-    while (left > 0) {
-        size_t want = (size_t)left < sizeof(body) ? (size_t)left : sizeof(body);
-
-        if (gtls_read_exact(t, body, want) != 0)
-            return -1;
-        left -= (long)want;
-    }
-    return strncmp(head, "HTTP/1.1 ", 9) == 0 ? atoi(head + 9) : -1;
-}
-
-static size_t request_to(char *out, size_t n, const char *path,
-                         const char *host)
-{
-    return (size_t)snprintf(out, n, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path,
-                            host);
-}
-
-static size_t request(char *out, size_t n, const char *path)
-{
-    return request_to(out, n, path, "t");
+    return read_response(gtls_recv_conn, t);
 }
 
 /* ---- the same, asserting ------------------------------------------------ */
-
-static int dial(const char *ip)
-{
-    int fd = dial_raw(ip, port);
-
-    assert_true(fd >= 0);
-    return fd;
-}
 
 static void gtls_open_port(struct gtls *t, const char *ip, int p)
 {
@@ -730,76 +501,7 @@ static int gtls_roundtrip(struct gtls *t, const char *path)
     return gtls_send_raw(t, req, len) == 0 ? gtls_response_raw(t) : -1;
 }
 
-static void set_nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
-}
-
-static void set_blocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK), 0);
-}
-
 /* ---- the preload's state ------------------------------------------------ */
-
-static struct rlp_resource *resource_matching(const char *host, const char *ip)
-{
-    struct sockaddr_in a = addr_of(ip != NULL ? ip : A_UNMAPPED, port);
-    const rlc_config *cfg = rlp_config();
-    const rlc_resource_config *rc;
-    struct rlp_resource *r;
-
-    assert_non_null(cfg);
-    rc = rlc_config_match(cfg, host, ip != NULL ? (struct sockaddr *)&a : NULL,
-                          ip != NULL ? port : 0);
-    assert_non_null(rc);
-    r = rlp_resource_for(rc);
-    assert_non_null(r);
-    return r;
-}
-
-static struct rlp_resource *resource(const char *ip)
-{
-    return resource_matching(NULL, ip);
-}
-
-static rlc_capacity capacity(const struct rlp_resource *r)
-{
-    rlc_capacity c;
-
-    assert_true(rlc_get_capacity(r->limiter, r->name, &c));
-    return c;
-}
-
-/* The preload never releases a token: in_flight counts every one taken. */
-static int in_flight(const struct rlp_resource *r)
-{
-    return capacity(r).in_flight;
-}
-
-static int in_flight_everywhere(void)
-{
-    const rlc_config *cfg = rlp_config();
-    int total = 0;
-
-    for (size_t i = 0; i < cfg->nresources; i++)
-        total += in_flight(rlp_resource_for(&cfg->resources[i]));
-    return total;
-}
-
-static struct rlp_conn *tracked(int fd)
-{
-    struct rlp_conn *c = rlp_conn_get(fd);
-
-    assert_non_null(c);
-    return c;
-}
 
 /* The socket's own flow never saw a byte: its TLS records were free. */
 static void raw_records_untouched(int fd)
@@ -1259,14 +961,14 @@ static void again_run(bool resume_with_null)
         assert_int_equal(in_flight(r), base + sent + 1);
         /* A few tries on a full buffer; then the server reads. */
         if (++agains == 3)
-            atomic_store(&sc->release, true);
+            atomic_store(&sc->own.release, true);
         if (agains >= 3)
             assert_int_equal(wait_io(t.fd, POLLOUT), 0);
     }
     assert_int_equal(rc, len);
     sent++;
     assert_int_equal(in_flight(r), base + sent);
-    atomic_store(&sc->release, true); /* had the buffer drained first */
+    atomic_store(&sc->own.release, true); /* had the buffer drained first */
     set_blocking(t.fd);
     for (int i = 0; i < sent; i++)
         assert_int_equal(gtls_response_raw(&t), 200);
@@ -1324,7 +1026,7 @@ static void again_large_run(bool resume_with_null)
         while (rc == GNUTLS_E_AGAIN) {
             assert_int_equal(in_flight(r), base + 2);
             if (++agains == 3)
-                atomic_store(&sc->release, true);
+                atomic_store(&sc->own.release, true);
             if (agains >= 3)
                 assert_int_equal(wait_io(t.fd, POLLOUT), 0);
             if (resume_with_null)
@@ -1341,7 +1043,7 @@ static void again_large_run(bool resume_with_null)
     assert_int_equal(gtls_response_raw(&t), 200);
     assert_int_equal(gtls_response_raw(&t), 429);
     assert_int_equal(atomic_load(&sc->requests), 2);
-    assert_int_equal(atomic_load(&sc->body), BODY);
+    assert_int_equal(atomic_load(&sc->own.body), BODY);
     assert_int_equal(in_flight(r), base + 2);
     assert_int_equal(atomic_load(&r->epoch), epoch + 1);
     assert_int_equal(capacity(r).total, total_cap * 3 / 4);
@@ -1515,35 +1217,6 @@ static void test_gnutls_hooks_new_session_after_deinit_starts_fresh(void **s)
 
 /* ---- main --------------------------------------------------------------- */
 
-static int write_ini(void)
-{
-    FILE *f;
-
-    snprintf(ini_dir, sizeof(ini_dir), "/tmp/rlc-gnutls-hooks-XXXXXX");
-    if (mkdtemp(ini_dir) == NULL) {
-        perror("test_gnutls_hooks: mkdtemp");
-        return -1;
-    }
-    snprintf(ini_path, sizeof(ini_path), "%s/rlc.ini", ini_dir);
-    f = fopen(ini_path, "w");
-    if (f == NULL) {
-        perror(ini_path);
-        return -1;
-    }
-    fputs(limiter_section, f);
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-        fprintf(f,
-                "[%s]\nhosts = %s\ncapacity = %s\nwindow = 1000h\nper = %s\n"
-                "scope = process\n",
-                sections[i].name, sections[i].hosts, sections[i].capacity,
-                sections[i].per);
-    if (fclose(f) != 0) {
-        perror(ini_path);
-        return -1;
-    }
-    return 0;
-}
-
 #define LOAD(h, field, name)                                                   \
     ((gt.field = (__typeof__(gt.field))dlsym((h), (name))) != NULL)
 
@@ -1609,7 +1282,8 @@ int main(void)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
-    if (write_ini() != 0)
+    if (write_ini("test_gnutls_hooks", "/tmp/rlc-gnutls-hooks-XXXXXX", sections,
+                  sizeof(sections) / sizeof(sections[0])) != 0)
         return 1;
     setenv("RLC_CONFIG", ini_path, 1);
     if (!load_gnutls()) {
@@ -1625,10 +1299,7 @@ int main(void)
         fprintf(stderr, "test_gnutls_hooks: the server's credentials\n");
         return 1;
     }
-    port = start_listener(&main_listener, "0.0.0.0", 0);
-    hold_listener.hold = true;
-    hold_port = start_listener(&hold_listener, A_HOLD, 4096);
-    if (port <= 0 || hold_port <= 0) {
+    if (start_server(serve, A_HOLD) != 0) {
         perror("test_gnutls_hooks: the test server");
         return 1;
     }

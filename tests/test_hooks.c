@@ -35,7 +35,16 @@
 
 #include <cmocka.h>
 
-#include "preload.h"
+#define MAX_SCONN 1024
+#define MAX_ARRIVALS 64
+
+/* What the server records of a connection besides inproc.h's fields. */
+struct sconn_own {
+    atomic_llong bytes;                    /* received */
+    _Atomic int64_t arrival[MAX_ARRIVALS]; /* monotonic ns, per request */
+};
+
+#include "inproc.h"
 
 /* glibc declares these only under _FORTIFY_SOURCE; hooks.c defines them. */
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
@@ -60,9 +69,7 @@ ssize_t __recvfrom_chk(int fd, void *restrict buf, size_t len, size_t buflen,
 
 /* The resources, one ini section each. Windows of 1000 h never refill
  * during a run: token counts are exact. */
-static const struct {
-    const char *name, *hosts, *capacity, *window, *per;
-} sections[] = {
+static const struct ini_section sections[] = {
     {"count", A_COUNT ", named.example", "1000", "1000h", "request"},
     {"slow", A_SLOW, "1", "50ms", "request"},
     {"conn", A_CONN, "1000", "1000h", "connection"},
@@ -76,73 +83,15 @@ static const struct {
     {"churn", A_CHURN, "1000", "1000h", "connection"},
 };
 
-/* Waits stay under max_wait, or are meant to run out. */
-static const char limiter_section[] = "[limiter]\n"
-                                      "max_wait = 300ms\n"
-                                      "on_timeout = fail\n"
-                                      "recovery_interval = 1h\n"
-                                      "log = error\n";
-
-#define MAX_WAIT_NS (300 * RLC_MILLISECOND)
-#define KEEP 777 /* an errno no call sets */
-
 static const char REQ_OK[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
 static const char RESP_OK[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 #define RESP_OK_LEN (sizeof(RESP_OK) - 1)
 static const char RESP_429_PIECES[] =
     "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 9\r\n\r\nslow down";
 
-static char ini_dir[64], ini_path[96];
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
-}
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- the server --------------------------------------------------------- */
 
-#define MAX_SCONN 1024
-#define MAX_ARRIVALS 64
-
-/* One accepted connection, as the server saw it. */
-struct sconn {
-    atomic_bool ready; /* the fields below the line are set */
-    int fd;
-    bool hold;       /* from the listener that reads nothing until told */
-    in_addr_t local; /* the address the client connected to */
-    int peer_port;
-    /* ---- */
-    atomic_int requests;                   /* headers complete */
-    atomic_llong bytes;                    /* received */
-    atomic_bool done;                      /* the client closed; fd closed */
-    _Atomic int64_t arrival[MAX_ARRIVALS]; /* monotonic ns, per request */
-};
-
-struct listener {
-    int fd;
-    bool hold;
-};
-
-static struct sconn sconns[MAX_SCONN];
-static atomic_int nsconns;
-static int port, hold_port;
-static struct listener main_listener, hold_listener;
 static atomic_bool hold_open; /* the hold listener's connections may read */
-static atomic_bool gate_open; /* /gate/... requests may be answered */
-/* Bumped after a test changes what server threads read (rlp_real): TSan
- * does not see connect() as ordering the accept() it wakes. */
-static atomic_int server_sync;
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -159,12 +108,6 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-
-static void wait_flag(atomic_bool *flag)
-{
-    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
-        nap_ms(1);
 }
 
 static void respond(int fd, const char *path)
@@ -195,9 +138,8 @@ static void respond(int fd, const char *path)
 }
 
 /* Reads requests (headers, then a Content-Length body) and answers each. */
-static void *serve(void *arg)
+static void serve(struct sconn *s)
 {
-    struct sconn *s = arg;
     char buf[16384], path[256];
     size_t have = 0;
 
@@ -212,20 +154,20 @@ static void *serve(void *arg)
             ssize_t n;
 
             if (have == sizeof(buf))
-                goto out;
+                return;
             n = read(s->fd, buf + have, sizeof(buf) - have);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                goto out;
-            atomic_fetch_add(&s->bytes, n);
+                return;
+            atomic_fetch_add(&s->own.bytes, n);
             have += (size_t)n;
         }
         head = (size_t)(end + 4 - buf);
         end[2] = '\0'; /* headers as a string, the blank line cut */
         r = atomic_load(&s->requests);
         if (r < MAX_ARRIVALS)
-            atomic_store(&s->arrival[r], now_ns());
+            atomic_store(&s->own.arrival[r], now_ns());
         atomic_fetch_add(&s->requests, 1);
         sp = strcspn(buf, " ");
         snprintf(path, sizeof(path), "%.*s", (int)strcspn(buf + sp + 1, " "),
@@ -247,161 +189,17 @@ static void *serve(void *arg)
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                goto out;
-            atomic_fetch_add(&s->bytes, n);
+                return;
+            atomic_fetch_add(&s->own.bytes, n);
             have = (size_t)n;
         }
         memmove(buf, buf + head, have - head);
         have -= head;
         respond(s->fd, path);
     }
-out:
-    close(s->fd);
-    atomic_store(&s->done, true);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    const struct listener *l = arg;
-
-    for (;;) {
-        struct sockaddr_in peer, local;
-        socklen_t plen = sizeof(peer), llen = sizeof(local);
-        int fd = accept(l->fd, (struct sockaddr *)&peer, &plen), i, one = 1;
-        struct sconn *s;
-        pthread_t t;
-
-        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
-            continue;
-        if (fd < 0)
-            return NULL;
-        (void)atomic_load_explicit(&server_sync, memory_order_acquire);
-        i = atomic_fetch_add(&nsconns, 1);
-        if (i >= MAX_SCONN) {
-            close(fd);
-            continue;
-        }
-        getsockname(fd, (struct sockaddr *)&local, &llen);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        s = &sconns[i];
-        s->fd = fd;
-        s->hold = l->hold;
-        s->local = local.sin_addr.s_addr;
-        s->peer_port = ntohs(peer.sin_port);
-        atomic_store(&s->ready, true);
-        if (pthread_create(&t, NULL, serve, s) != 0) {
-            close(fd);
-            atomic_store(&s->done, true);
-            continue;
-        }
-        pthread_detach(t);
-    }
-}
-
-static struct sockaddr_in addr_of(const char *ip, int p)
-{
-    struct sockaddr_in a;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)p);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
-/* A listener on ip, port chosen by the kernel; rcvbuf 0: the default. */
-static int start_listener(struct listener *l, const char *ip, int rcvbuf)
-{
-    struct sockaddr_in a = addr_of(ip, 0);
-    socklen_t len = sizeof(a);
-    pthread_t t;
-    int one = 1;
-
-    l->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (l->fd < 0)
-        return -1;
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (rcvbuf > 0)
-        setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(l->fd, 128) != 0 ||
-        getsockname(l->fd, (struct sockaddr *)&a, &len) != 0 ||
-        pthread_create(&t, NULL, accept_main, l) != 0)
-        return -1;
-    pthread_detach(t);
-    return ntohs(a.sin_port);
-}
-
-/* The server's record of client_fd's connection; client_fd must be open
- * (two open connections never share port and address). */
-static struct sconn *server_side(int client_fd)
-{
-    struct sockaddr_in me, them;
-    socklen_t len = sizeof(me), tlen = sizeof(them);
-    int64_t deadline = now_ns() + 5 * RLC_SECOND;
-
-    assert_int_equal(getsockname(client_fd, (struct sockaddr *)&me, &len), 0);
-    assert_int_equal(getpeername(client_fd, (struct sockaddr *)&them, &tlen),
-                     0);
-    do {
-        int n = atomic_load(&nsconns);
-
-        for (int i = (n < MAX_SCONN ? n : MAX_SCONN) - 1; i >= 0; i--) {
-            struct sconn *s = &sconns[i];
-
-            if (atomic_load(&s->ready) && !atomic_load(&s->done) &&
-                s->peer_port == ntohs(me.sin_port) &&
-                s->local == them.sin_addr.s_addr)
-                return s;
-        }
-        nap_ms(1);
-    } while (now_ns() < deadline);
-    fail_msg("the server never accepted fd %d", client_fd);
-    return NULL;
-}
-
-static void wait_done(struct sconn *s)
-{
-    for (int i = 0; i < 5000 && !atomic_load(&s->done); i++)
-        nap_ms(1);
-    assert_true(atomic_load(&s->done));
-}
-
-/* Requests the server received on ip's connections from index from on. */
-static int server_requests(const char *ip, int from)
-{
-    in_addr_t a = addr_of(ip, 0).sin_addr.s_addr;
-    int n = atomic_load(&nsconns), total = 0;
-
-    for (int i = from; i < n && i < MAX_SCONN; i++)
-        if (atomic_load(&sconns[i].ready) && sconns[i].local == a)
-            total += atomic_load(&sconns[i].requests);
-    return total;
 }
 
 /* ---- the client: plain versions return -1, so a child can use them ------ */
-
-static int dial_raw(const char *ip, int p)
-{
-    struct sockaddr_in a = addr_of(ip, p);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int wait_io(int fd, short events)
-{
-    struct pollfd p = {fd, events, 0};
-
-    return poll(&p, 1, 5000) == 1 ? 0 : -1;
-}
 
 static int send_all_raw(int fd, const void *buf, size_t len)
 {
@@ -435,39 +233,14 @@ static ssize_t recv_some(int fd, void *buf, size_t len)
     }
 }
 
-/* One response: the head a byte per call (the parser gets it in tiny
- * pieces), the body by its Content-Length. Returns the status, or -1. */
-static int read_response_raw(int fd)
+static ssize_t recv_fd(void *fd, void *buf, size_t len)
 {
-    char head[2048], body[256];
-    size_t n = 0;
-    long left = 0;
-    const char *cl;
-
-    while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
-        if (n == sizeof(head) - 1 || recv_some(fd, head + n, 1) != 1)
-            return -1;
-        n++;
-    }
-    head[n] = '\0';
-    cl = strcasestr(head, "\r\ncontent-length:");
-    if (cl != NULL)
-        left = strtol(cl + 17, NULL, 10);
-    while (left > 0) {
-        ssize_t got = recv_some(fd, body,
-                                (size_t)left < sizeof(body) ? (size_t)left
-                                                            : sizeof(body));
-
-        if (got <= 0)
-            return -1;
-        left -= got;
-    }
-    return strncmp(head, "HTTP/1.1 ", 9) == 0 ? atoi(head + 9) : -1;
+    return recv_some(*(int *)fd, buf, len);
 }
 
-static size_t request(char *out, size_t n, const char *path)
+static int read_response_raw(int fd)
 {
-    return (size_t)snprintf(out, n, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    return read_response(recv_fd, &fd);
 }
 
 static int roundtrip_raw(int fd, const char *path)
@@ -480,19 +253,6 @@ static int roundtrip_raw(int fd, const char *path)
 
 /* ---- the same, asserting ------------------------------------------------ */
 
-static int dial_port(const char *ip, int p)
-{
-    int fd = dial_raw(ip, p);
-
-    assert_true(fd >= 0);
-    return fd;
-}
-
-static int dial(const char *ip)
-{
-    return dial_port(ip, port);
-}
-
 static int roundtrip(int fd, const char *path)
 {
     return roundtrip_raw(fd, path);
@@ -503,69 +263,7 @@ static void send_all(int fd, const void *buf, size_t len)
     assert_int_equal(send_all_raw(fd, buf, len), 0);
 }
 
-static void set_nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
-}
-
 /* ---- the preload's state ------------------------------------------------ */
-
-static struct rlp_resource *resource(const char *ip)
-{
-    struct sockaddr_in a = addr_of(ip, port);
-    const rlc_config *cfg = rlp_config();
-    const rlc_resource_config *rc;
-    struct rlp_resource *r;
-
-    assert_non_null(cfg);
-    rc = rlc_config_match(cfg, NULL, (struct sockaddr *)&a, port);
-    assert_non_null(rc);
-    r = rlp_resource_for(rc);
-    assert_non_null(r);
-    return r;
-}
-
-static rlc_capacity capacity(const struct rlp_resource *r)
-{
-    rlc_capacity c;
-
-    assert_true(rlc_get_capacity(r->limiter, r->name, &c));
-    return c;
-}
-
-/* The preload never releases a token: in_flight counts every one taken. */
-static int in_flight(const struct rlp_resource *r)
-{
-    return capacity(r).in_flight;
-}
-
-static int in_flight_everywhere(void)
-{
-    const rlc_config *cfg = rlp_config();
-    int total = 0;
-
-    for (size_t i = 0; i < cfg->nresources; i++)
-        total += in_flight(rlp_resource_for(&cfg->resources[i]));
-    return total;
-}
-
-static void drain(const struct rlp_resource *r)
-{
-    while (rlc_try_acquire(r->limiter, r->name))
-        ;
-    assert_int_equal(capacity(r).available, 0);
-}
-
-static struct rlp_conn *tracked(int fd)
-{
-    struct rlp_conn *c = rlp_conn_get(fd);
-
-    assert_non_null(c);
-    return c;
-}
 
 static int refs(struct rlp_conn *c)
 {
@@ -748,7 +446,7 @@ static void test_hooks_rate_is_held(void **state)
      * server can see it before. */
     for (int j = 1; j < N; j++) {
         assert_true(after[j] - before[0] >= j * period);
-        assert_true(atomic_load(&s->arrival[j]) - before[0] >= j * period);
+        assert_true(atomic_load(&s->own.arrival[j]) - before[0] >= j * period);
     }
     assert_true(after[N - 1] - before[0] < 5 * RLC_SECOND);
     close(fd);
@@ -880,9 +578,9 @@ static void test_hooks_short_writes_and_eagain_charge_once(void **state)
     for (int i = 0; i < k + 2; i++)
         assert_int_equal(read_response_raw(b), 200);
     assert_int_equal(atomic_load(&sa->requests), 1);
-    assert_int_equal(atomic_load(&sa->bytes), (long long)total);
+    assert_int_equal(atomic_load(&sa->own.bytes), (long long)total);
     assert_int_equal(atomic_load(&sb->requests), k + 2);
-    assert_int_equal(atomic_load(&sb->bytes), (long long)(k + 2) * PADDED);
+    assert_int_equal(atomic_load(&sb->own.bytes), (long long)(k + 2) * PADDED);
     assert_int_equal(in_flight(r), base + 1 + k + 2);
     free(post);
     close(a);
@@ -1472,7 +1170,7 @@ static void test_hooks_retry_after_pauses_the_resource(void **state)
     assert_int_equal(c->flow.prepaid, 0);
     close(fd);
     wait_done(s);
-    assert_int_equal(atomic_load(&s->bytes), 0);
+    assert_int_equal(atomic_load(&s->own.bytes), 0);
 }
 
 /* ---- 8. on_timeout = fail ----------------------------------------------- */
@@ -1509,7 +1207,7 @@ static void test_hooks_timeout_fails_with_nothing_sent(void **state)
     assert_int_equal(in_flight(r), base);
     close(fd);
     wait_done(s);
-    assert_int_equal(atomic_load(&s->bytes), 0);
+    assert_int_equal(atomic_load(&s->own.bytes), 0);
     assert_int_equal(atomic_load(&s->requests), 0);
 }
 
@@ -1845,37 +1543,14 @@ int main(void)
         cmocka_unit_test(test_hooks_msg_trunc_is_not_parsed),
         cmocka_unit_test(test_hooks_fclose_behind_our_back_leaves_no_state),
     };
-    FILE *f;
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
-    snprintf(ini_dir, sizeof(ini_dir), "/tmp/rlc-hooks-XXXXXX");
-    if (mkdtemp(ini_dir) == NULL) {
-        perror("test_hooks: mkdtemp");
+    if (write_ini("test_hooks", "/tmp/rlc-hooks-XXXXXX", sections,
+                  sizeof(sections) / sizeof(sections[0])) != 0)
         return 1;
-    }
-    snprintf(ini_path, sizeof(ini_path), "%s/rlc.ini", ini_dir);
-    f = fopen(ini_path, "w");
-    if (f == NULL) {
-        perror(ini_path);
-        return 1;
-    }
-    fputs(limiter_section, f);
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-        fprintf(f,
-                "[%s]\nhosts = %s\ncapacity = %s\nwindow = %s\nper = %s\n"
-                "scope = process\n",
-                sections[i].name, sections[i].hosts, sections[i].capacity,
-                sections[i].window, sections[i].per);
-    if (fclose(f) != 0) {
-        perror(ini_path);
-        return 1;
-    }
     setenv("RLC_CONFIG", ini_path, 1);
-    port = start_listener(&main_listener, "0.0.0.0", 0);
-    hold_listener.hold = true;
-    hold_port = start_listener(&hold_listener, A_HOLD, 4096);
-    if (port <= 0 || hold_port <= 0) {
+    if (start_server(serve, A_HOLD) != 0) {
         perror("test_hooks: the test server");
         return 1;
     }

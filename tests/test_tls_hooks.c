@@ -40,7 +40,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "preload.h"
+/* What the server records of a connection besides inproc.h's fields. */
+struct sconn_own {
+    atomic_llong body; /* request body bytes received */
+    atomic_bool h2;    /* ALPN chose h2 */
+};
+
+#include "inproc.h"
 
 /* Every 127.x.y.z is loopback: one address per resource. */
 #define A_UNMAPPED "127.0.0.1"
@@ -57,69 +63,27 @@
 
 /* The resources, one ini section each. Windows of 1000 h never refill
  * during a run: token counts are exact. */
-static const struct {
-    const char *name, *hosts, *capacity, *per;
-} sections[] = {
-    {"count", A_COUNT, "1000", "request"},
-    {"sni", SNI_NAME, "1000", "request"},
-    {"conn", A_CONN, "1000", "connection"},
-    {"cut", A_CUT, "100", "request"},
-    {"hold", A_HOLD, "1000", "request"},
-    {"pause", A_PAUSE, "100", "request"},
-    {"threads", A_THREADS, "1000", "request"},
-    {"h2", A_H2, "100", "request"},
-    {"errno", A_ERRNO, "1000", "request"},
+static const struct ini_section sections[] = {
+    {"count", A_COUNT, "1000", "1000h", "request"},
+    {"sni", SNI_NAME, "1000", "1000h", "request"},
+    {"conn", A_CONN, "1000", "1000h", "connection"},
+    {"cut", A_CUT, "100", "1000h", "request"},
+    {"hold", A_HOLD, "1000", "1000h", "request"},
+    {"pause", A_PAUSE, "100", "1000h", "request"},
+    {"threads", A_THREADS, "1000", "1000h", "request"},
+    {"h2", A_H2, "100", "1000h", "request"},
+    {"errno", A_ERRNO, "1000", "1000h", "request"},
 };
-
-/* Waits stay under max_wait, or are meant to run out. */
-static const char limiter_section[] = "[limiter]\n"
-                                      "max_wait = 300ms\n"
-                                      "on_timeout = fail\n"
-                                      "recovery_interval = 1h\n"
-                                      "log = error\n";
-
-#define MAX_WAIT_NS (300 * RLC_MILLISECOND)
-#define KEEP 777 /* an errno no call sets */
 
 /* What the server sends for /mirror: a request for [sni], which would be
  * charged were the server's session followed as a client's is. */
 static const char MIRROR[] = "GET /x HTTP/1.1\r\nHost: " SNI_NAME "\r\n\r\n";
 #define MIRROR_LEN (sizeof(MIRROR) - 1)
 
-static char ini_dir[64], ini_path[96];
 static SSL_CTX *server_ctx;
 static SSL_CTX *client_ctx;  /* TLS_client_method: a client from SSL_new */
 static SSL_CTX *generic_ctx; /* TLS_method: a client once set_connect_state */
 static BIO_METHOD *sock_method;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * RLC_SECOND + ts.tv_nsec;
-}
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void wait_flag(atomic_bool *flag)
-{
-    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
-        nap_ms(1);
-}
-
-static int wait_io(int fd, short events)
-{
-    struct pollfd p = {fd, events, 0};
-
-    return poll(&p, 1, 5000) == 1 ? 0 : -1;
-}
 
 /* ---- HTTP/2 framing, HPACK by libnghttp2 -------------------------------- */
 
@@ -197,33 +161,7 @@ static bool h2_field(nghttp2_hd_inflater *inf, const unsigned char *in,
 
 /* ---- the server --------------------------------------------------------- */
 
-#define MAX_SCONN 256
-
-/* One accepted connection, as the server saw it. */
-struct sconn {
-    atomic_bool ready; /* the fields below the line are set */
-    int fd;
-    bool hold;       /* from the listener that reads nothing until told */
-    in_addr_t local; /* the address the client connected to */
-    int peer_port;
-    /* ---- */
-    atomic_int requests; /* headers complete (HTTP/1) or streams (h2) */
-    atomic_llong body;   /* request body bytes received */
-    atomic_bool h2;      /* ALPN chose h2 */
-    atomic_bool done;    /* the client closed; fd closed */
-};
-
-struct listener {
-    int fd;
-    bool hold;
-};
-
-static struct sconn sconns[MAX_SCONN];
-static atomic_int nsconns;
-static int port, hold_port;
-static struct listener main_listener, hold_listener;
 static atomic_bool hold_open; /* the hold listener's connections may read */
-static atomic_bool gate_open; /* /gate/... requests may be answered */
 
 static int ssl_write_all(SSL *ssl, const void *buf, size_t len)
 {
@@ -313,7 +251,7 @@ static void serve_http1(struct sconn *s, SSL *ssl)
 
             head += take;
             body -= take;
-            atomic_fetch_add(&s->body, (long long)take);
+            atomic_fetch_add(&s->own.body, (long long)take);
             if (body == 0)
                 break;
             have = head = 0;
@@ -383,9 +321,8 @@ out:
     nghttp2_hd_deflate_del(def);
 }
 
-static void *serve(void *arg)
+static void serve(struct sconn *s)
 {
-    struct sconn *s = arg;
     SSL *ssl = SSL_new(server_ctx);
     const unsigned char *alpn = NULL;
     unsigned int alpn_len = 0;
@@ -396,7 +333,7 @@ static void *serve(void *arg)
         wait_flag(&hold_open);
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
     if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0) {
-        atomic_store(&s->h2, true);
+        atomic_store(&s->own.h2, true);
         serve_h2(s, ssl);
     } else {
         serve_http1(s, ssl);
@@ -405,120 +342,6 @@ static void *serve(void *arg)
 out:
     SSL_free(ssl);
     ERR_clear_error();
-    close(s->fd);
-    atomic_store(&s->done, true);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    const struct listener *l = arg;
-
-    for (;;) {
-        struct sockaddr_in peer, local;
-        socklen_t plen = sizeof(peer), llen = sizeof(local);
-        int fd = accept(l->fd, (struct sockaddr *)&peer, &plen), i, one = 1;
-        struct sconn *s;
-        pthread_t t;
-
-        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
-            continue;
-        if (fd < 0)
-            return NULL;
-        i = atomic_fetch_add(&nsconns, 1);
-        if (i >= MAX_SCONN) {
-            close(fd);
-            continue;
-        }
-        getsockname(fd, (struct sockaddr *)&local, &llen);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        s = &sconns[i];
-        s->fd = fd;
-        s->hold = l->hold;
-        s->local = local.sin_addr.s_addr;
-        s->peer_port = ntohs(peer.sin_port);
-        atomic_store(&s->ready, true);
-        if (pthread_create(&t, NULL, serve, s) != 0) {
-            close(fd);
-            atomic_store(&s->done, true);
-            continue;
-        }
-        pthread_detach(t);
-    }
-}
-
-static struct sockaddr_in addr_of(const char *ip, int p)
-{
-    struct sockaddr_in a;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)p);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
-/* A listener on ip, port chosen by the kernel; rcvbuf 0: the default. */
-static int start_listener(struct listener *l, const char *ip, int rcvbuf)
-{
-    struct sockaddr_in a = addr_of(ip, 0);
-    socklen_t len = sizeof(a);
-    pthread_t t;
-    int one = 1;
-
-    l->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (l->fd < 0)
-        return -1;
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (rcvbuf > 0)
-        setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(l->fd, 128) != 0 ||
-        getsockname(l->fd, (struct sockaddr *)&a, &len) != 0 ||
-        pthread_create(&t, NULL, accept_main, l) != 0)
-        return -1;
-    pthread_detach(t);
-    return ntohs(a.sin_port);
-}
-
-/* The server's record of client_fd's connection; client_fd must be open
- * (two open connections never share port and address). */
-static struct sconn *server_side(int client_fd)
-{
-    struct sockaddr_in me, them;
-    socklen_t len = sizeof(me), tlen = sizeof(them);
-    int64_t deadline = now_ns() + 5 * RLC_SECOND;
-
-    assert_int_equal(getsockname(client_fd, (struct sockaddr *)&me, &len), 0);
-    assert_int_equal(getpeername(client_fd, (struct sockaddr *)&them, &tlen),
-                     0);
-    do {
-        int n = atomic_load(&nsconns);
-
-        for (int i = (n < MAX_SCONN ? n : MAX_SCONN) - 1; i >= 0; i--) {
-            struct sconn *s = &sconns[i];
-
-            if (atomic_load(&s->ready) && !atomic_load(&s->done) &&
-                s->peer_port == ntohs(me.sin_port) &&
-                s->local == them.sin_addr.s_addr)
-                return s;
-        }
-        nap_ms(1);
-    } while (now_ns() < deadline);
-    fail_msg("the server never accepted fd %d", client_fd);
-    return NULL;
-}
-
-/* Requests the server received on ip's connections from index from on. */
-static int server_requests(const char *ip, int from)
-{
-    in_addr_t a = addr_of(ip, 0).sin_addr.s_addr;
-    int n = atomic_load(&nsconns), total = 0;
-
-    for (int i = from; i < n && i < MAX_SCONN; i++)
-        if (atomic_load(&sconns[i].ready) && sconns[i].local == a)
-            total += atomic_load(&sconns[i].requests);
-    return total;
 }
 
 static int select_alpn(SSL *ssl, const unsigned char **out,
@@ -592,20 +415,6 @@ struct tls {
     BIO *rbio, *wbio; /* VIA_MEM: what the test moves to and from fd */
     bool ex;          /* SSL_write_ex and SSL_read_ex, not SSL_write... */
 };
-
-static int dial_raw(const char *ip, int p)
-{
-    struct sockaddr_in a = addr_of(ip, p);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 static int bio_write(BIO *b, const char *buf, int len)
 {
@@ -834,59 +643,19 @@ static ssize_t tls_recv_raw(struct tls *t, void *buf, size_t len)
     }
 }
 
+static ssize_t tls_recv_conn(void *t, void *buf, size_t len)
+{
+    return tls_recv_raw(t, buf, len);
+}
+
 static int tls_read_exact(struct tls *t, void *buf, size_t len)
 {
-    char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = tls_recv_raw(t, p, len);
-
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return read_exact(tls_recv_conn, t, buf, len);
 }
 
-/* One response: the head a byte per call (the parser gets it in tiny
- * pieces), the body by its Content-Length. Returns the status, or -1. */
 static int tls_response_raw(struct tls *t)
 {
-    char head[2048], body[256];
-    size_t n = 0;
-    long left = 0;
-    const char *cl;
-
-    while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
-        if (n == sizeof(head) - 1 || tls_recv_raw(t, head + n, 1) != 1)
-            return -1;
-        n++;
-    }
-    head[n] = '\0';
-    cl = strcasestr(head, "\r\ncontent-length:");
-    if (cl != NULL)
-        left = strtol(cl + 17, NULL, 10);
-    while (left > 0) {
-        size_t want = (size_t)left < sizeof(body) ? (size_t)left : sizeof(body);
-
-        if (tls_read_exact(t, body, want) != 0)
-            return -1;
-        left -= (long)want;
-    }
-    return strncmp(head, "HTTP/1.1 ", 9) == 0 ? atoi(head + 9) : -1;
-}
-
-static size_t request_to(char *out, size_t n, const char *path,
-                         const char *host)
-{
-    return (size_t)snprintf(out, n, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path,
-                            host);
-}
-
-static size_t request(char *out, size_t n, const char *path)
-{
-    return request_to(out, n, path, "t");
+    return read_response(tls_recv_conn, t);
 }
 
 static int tls_roundtrip_raw(struct tls *t, const char *path)
@@ -898,19 +667,6 @@ static int tls_roundtrip_raw(struct tls *t, const char *path)
 }
 
 /* ---- the same, asserting ------------------------------------------------ */
-
-static int dial_port(const char *ip, int p)
-{
-    int fd = dial_raw(ip, p);
-
-    assert_true(fd >= 0);
-    return fd;
-}
-
-static int dial(const char *ip)
-{
-    return dial_port(ip, port);
-}
 
 static void tls_open(struct tls *t, const char *ip, enum via via)
 {
@@ -927,76 +683,7 @@ static int tls_roundtrip(struct tls *t, const char *path)
     return tls_roundtrip_raw(t, path);
 }
 
-static void set_nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
-}
-
-static void set_blocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK), 0);
-}
-
 /* ---- the preload's state ------------------------------------------------ */
-
-static struct rlp_resource *resource_matching(const char *host, const char *ip)
-{
-    struct sockaddr_in a = addr_of(ip != NULL ? ip : A_UNMAPPED, port);
-    const rlc_config *cfg = rlp_config();
-    const rlc_resource_config *rc;
-    struct rlp_resource *r;
-
-    assert_non_null(cfg);
-    rc = rlc_config_match(cfg, host, ip != NULL ? (struct sockaddr *)&a : NULL,
-                          ip != NULL ? port : 0);
-    assert_non_null(rc);
-    r = rlp_resource_for(rc);
-    assert_non_null(r);
-    return r;
-}
-
-static struct rlp_resource *resource(const char *ip)
-{
-    return resource_matching(NULL, ip);
-}
-
-static rlc_capacity capacity(const struct rlp_resource *r)
-{
-    rlc_capacity c;
-
-    assert_true(rlc_get_capacity(r->limiter, r->name, &c));
-    return c;
-}
-
-/* The preload never releases a token: in_flight counts every one taken. */
-static int in_flight(const struct rlp_resource *r)
-{
-    return capacity(r).in_flight;
-}
-
-static int in_flight_everywhere(void)
-{
-    const rlc_config *cfg = rlp_config();
-    int total = 0;
-
-    for (size_t i = 0; i < cfg->nresources; i++)
-        total += in_flight(rlp_resource_for(&cfg->resources[i]));
-    return total;
-}
-
-static struct rlp_conn *tracked(int fd)
-{
-    struct rlp_conn *c = rlp_conn_get(fd);
-
-    assert_non_null(c);
-    return c;
-}
 
 /* The socket's own flow never saw a byte: its TLS records were free. */
 static void raw_records_untouched(int fd)
@@ -1378,9 +1065,9 @@ static void test_tls_hooks_want_write_retry_charges_once(void **state)
     assert_int_equal(tls_response_raw(&b), 200);
     assert_int_equal(tls_response_raw(&b), 200);
     assert_int_equal(atomic_load(&sa->requests), 1);
-    assert_int_equal(atomic_load(&sa->body), BODY);
+    assert_int_equal(atomic_load(&sa->own.body), BODY);
     assert_int_equal(atomic_load(&sb->requests), 2);
-    assert_int_equal(atomic_load(&sb->body), BODY);
+    assert_int_equal(atomic_load(&sb->own.body), BODY);
     assert_int_equal(in_flight(r), base + 3);
     free(post);
     tls_close(&a);
@@ -1771,7 +1458,7 @@ static void test_tls_hooks_h2_charges_per_stream(void **state)
     assert_int_equal(in_flight(r), base + 4);
     assert_int_equal(capacity(r).total, 75);
     assert_int_equal(atomic_load(&r->epoch), epoch + 1);
-    assert_true(atomic_load(&s->h2));
+    assert_true(atomic_load(&s->own.h2));
     assert_int_equal(atomic_load(&s->requests), 4);
     raw_records_untouched(fd);
     tls_send(&t, out, h2_frame(out, H2_GOAWAY, 0, 0, "\0\0\0\0\0\0\0\0", 8));
@@ -1842,35 +1529,6 @@ static void test_tls_hooks_threads_share_one_resource(void **state)
 
 /* ---- main --------------------------------------------------------------- */
 
-static int write_ini(void)
-{
-    FILE *f;
-
-    snprintf(ini_dir, sizeof(ini_dir), "/tmp/rlc-tls-hooks-XXXXXX");
-    if (mkdtemp(ini_dir) == NULL) {
-        perror("test_tls_hooks: mkdtemp");
-        return -1;
-    }
-    snprintf(ini_path, sizeof(ini_path), "%s/rlc.ini", ini_dir);
-    f = fopen(ini_path, "w");
-    if (f == NULL) {
-        perror(ini_path);
-        return -1;
-    }
-    fputs(limiter_section, f);
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-        fprintf(f,
-                "[%s]\nhosts = %s\ncapacity = %s\nwindow = 1000h\nper = %s\n"
-                "scope = process\n",
-                sections[i].name, sections[i].hosts, sections[i].capacity,
-                sections[i].per);
-    if (fclose(f) != 0) {
-        perror(ini_path);
-        return -1;
-    }
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1897,7 +1555,8 @@ int main(void)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
-    if (write_ini() != 0)
+    if (write_ini("test_tls_hooks", "/tmp/rlc-tls-hooks-XXXXXX", sections,
+                  sizeof(sections) / sizeof(sections[0])) != 0)
         return 1;
     setenv("RLC_CONFIG", ini_path, 1);
     server_ctx = make_server_ctx();
@@ -1914,10 +1573,7 @@ int main(void)
     BIO_meth_set_read(sock_method, bio_read);
     BIO_meth_set_ctrl(sock_method, bio_ctrl);
     BIO_meth_set_create(sock_method, bio_create);
-    port = start_listener(&main_listener, "0.0.0.0", 0);
-    hold_listener.hold = true;
-    hold_port = start_listener(&hold_listener, A_HOLD, 4096);
-    if (port <= 0 || hold_port <= 0) {
+    if (start_server(serve, A_HOLD) != 0) {
         perror("test_tls_hooks: the test server");
         return 1;
     }
