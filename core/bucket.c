@@ -57,8 +57,9 @@ static uint64_t snapshot(rlc__bucket *b, rlc__gcra *g)
     }
 }
 
+/* May move to->origin back (a part of a token kept). */
 typedef uint64_t (*recount_fn)(const rlc__gcra *from, uint64_t count,
-                               const rlc__gcra *to, int64_t now);
+                               rlc__gcra *to, int64_t now);
 
 /*
  * Publishes parameters *to (b->mu held), the count re-expressed by fn from
@@ -72,7 +73,7 @@ static void publish(rlc__bucket *b, const rlc__gcra *to, recount_fn fn,
     for (;;) {
         unsigned nv = version(s) + 1;
         struct rlc__bucket_params *p = &b->p[nv & 1];
-        rlc__gcra from;
+        rlc__gcra from, t = *to;
         uint64_t count;
 
         from.cap = atomic_load_explicit(&b->p[version(s) & 1].cap,
@@ -81,20 +82,20 @@ static void publish(rlc__bucket *b, const rlc__gcra *to, recount_fn fn,
                                            memory_order_relaxed);
         from.origin = atomic_load_explicit(&b->p[version(s) & 1].origin,
                                            memory_order_relaxed);
-        count = fn(&from, s & COUNT_MASK, to, now);
+        count = fn(&from, s & COUNT_MASK, &t, now);
         /* Readers of the version before may still read this slot. Release
          * stores: one who sees any of them also sees the version that has
          * moved since, and retries. */
-        atomic_store_explicit(&p->cap, to->cap, memory_order_release);
-        atomic_store_explicit(&p->window, to->window, memory_order_release);
-        atomic_store_explicit(&p->origin, to->origin, memory_order_release);
+        atomic_store_explicit(&p->cap, t.cap, memory_order_release);
+        atomic_store_explicit(&p->window, t.window, memory_order_release);
+        atomic_store_explicit(&p->origin, t.origin, memory_order_release);
         if (atomic_compare_exchange_strong(&b->state, &s, pack(nv, count)))
             return;
     }
 }
 
 static uint64_t recount_convert(const rlc__gcra *from, uint64_t count,
-                                const rlc__gcra *to, int64_t now)
+                                rlc__gcra *to, int64_t now)
 {
     if (from->cap == 0 || to->cap == 0)
         return 0; /* removed, or coming back full */
@@ -102,7 +103,7 @@ static uint64_t recount_convert(const rlc__gcra *from, uint64_t count,
 }
 
 static uint64_t recount_rebase(const rlc__gcra *from, uint64_t count,
-                               const rlc__gcra *to, int64_t now)
+                               rlc__gcra *to, int64_t now)
 {
     /* The origin moved by whole windows: as many whole capacities. */
     unsigned __int128 shift =

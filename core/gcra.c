@@ -107,12 +107,28 @@ uint64_t rlc__gcra_give(const rlc__gcra *g, uint64_t consumed, int64_t now)
 }
 
 uint64_t rlc__gcra_convert(const rlc__gcra *from, uint64_t consumed,
-                           const rlc__gcra *to, int64_t now)
+                           rlc__gcra *to, int64_t now)
 {
     int64_t avail = rlc__gcra_available(from, consumed, now);
 
-    if (avail > to->cap)
-        avail = to->cap;
+    to->origin = now;
+    if (avail >= to->cap)
+        return 0;           /* full */
+    if (avail >= from->cap) /* was full: what grew beyond it is spilled */
+        return (uint64_t)(to->cap - avail);
+    /* The part of the next token grown so far, rem / W of one, is kept:
+     * the origin goes back by as much of the new interval W' / C', so a
+     * bucket whose parameters change often still fills. back < W' / C',
+     * so S'(now) is exactly C'. */
+    {
+        unsigned __int128 rem = (unsigned __int128)elapsed(from, now) *
+                                (uint64_t)from->cap % (uint64_t)from->window;
+        unsigned __int128 back =
+            rem * (uint64_t)to->window /
+            ((unsigned __int128)(uint64_t)from->window * (uint64_t)to->cap);
+
+        to->origin = now - (int64_t)back;
+    }
     /* At the new origin S = C', so N' = C' - available. */
     return (uint64_t)(to->cap - avail);
 }

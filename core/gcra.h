@@ -44,10 +44,12 @@ int64_t rlc__gcra_next_due(const rlc__gcra *g, uint64_t consumed);
 /* Gives one token back at now (never above cap): the new consumed count. */
 uint64_t rlc__gcra_give(const rlc__gcra *g, uint64_t consumed, int64_t now);
 
-/* Re-expresses consumed under new parameters (to->origin = now), keeping the
- * tokens available (capped at the new capacity). Returns the new count. */
+/* Re-expresses consumed under new parameters, keeping the tokens available
+ * (capped at the new capacity) and, unless the bucket is full, the part of
+ * the next token grown so far: sets to->origin to now, or before it by that
+ * part of the new interval. Returns the new count. */
 uint64_t rlc__gcra_convert(const rlc__gcra *from, uint64_t consumed,
-                           const rlc__gcra *to, int64_t now);
+                           rlc__gcra *to, int64_t now);
 
 /* Moves the origin forward by whole windows, up to now, so that consumed
  * stays small; exact (no fraction of a token changes). Updates *g. */

@@ -298,6 +298,7 @@ static bool restart_fn(const params *from, bool alive, uint64_t count,
     to->origin = now;
     t = gcra_of(to);
     *n = rlc__gcra_convert(&g, count, &t, now);
+    to->origin = t.origin;
     return true;
 }
 
@@ -654,6 +655,7 @@ static bool configure_fn(const params *from, bool alive, uint64_t count,
     t = gcra_of(to);
     /* Tokens available kept (capped); reservations not due dropped. */
     *n = rlc__gcra_convert(&g, count, &t, now);
+    to->origin = t.origin;
     return true;
 }
 
@@ -707,6 +709,7 @@ static bool scale_fn(const params *from, bool alive, uint64_t count,
     to->epoch = from->epoch + 1;
     t = gcra_of(to);
     *n = rlc__gcra_convert(&g, count, &t, now);
+    to->origin = t.origin;
     a->cap = (int)cap;
     return true;
 }
@@ -746,6 +749,7 @@ static bool grow_fn(const params *from, bool alive, uint64_t count, int64_t now,
     to->cap_at = now;
     t = gcra_of(to);
     *n = rlc__gcra_convert(&g, count, &t, now);
+    to->origin = t.origin;
     return true;
 }
 

@@ -394,6 +394,7 @@ static rlc_status decode_presence(const json_t *o, rlc__presence_msg *out)
         return RLC_OK;
     if (!json_is_object(v))
         return RLC_EINVAL;
+    out->has_demand = true;
     json_object_keylen_foreach(v, key, key_len, d)
     {
         double x;
@@ -406,8 +407,10 @@ static rlc_status decode_presence(const json_t *o, rlc__presence_msg *out)
             return RLC_EINVAL;
         /* The parser refuses NUL in keys; key_len is checked anyway. */
         if (i == RLC_PRESENCE_RESOURCES || key_len >= RLC_RESOURCE_MAX ||
-            memchr(key, '\0', key_len) != NULL)
+            memchr(key, '\0', key_len) != NULL) {
+            out->demand_partial = true;
             continue;
+        }
         memcpy(out->resources[i].name, key, key_len);
         out->resources[i].name[key_len] = '\0';
         out->resources[i].demand = x;
@@ -601,6 +604,8 @@ int rlc__wire_encode_presence(const rlc__presence_msg *m, char *buf, size_t n)
     add(o, "agent_id", name_value(m->agent_id, RLC_RESOURCE_MAX), &ok);
     add(o, "interval_ms", json_integer(m->interval_ms), &ok);
     add(o, "leaving", json_boolean(m->leaving), &ok);
+    if (!m->has_demand)
+        return finish(o, ok && m->nresources == 0, buf, n);
     d = json_object();
     for (i = 0; ok && d != NULL && i < m->nresources; i++) {
         const char *name = m->resources[i].name;

@@ -88,6 +88,11 @@ typedef struct rlc__presence_msg {
     char agent_id[RLC_RESOURCE_MAX];
     int64_t interval_ms; /* > 0 */
     bool leaving;
+    /* has_demand: a demand object came (or is to be sent); then a resource
+     * missing from it is one the agent does not use, unless
+     * demand_partial: some names were skipped (too long, or past
+     * RLC_PRESENCE_RESOURCES), so a missing one may be in use. */
+    bool has_demand, demand_partial;
     int nresources;
     struct {
         char name[RLC_RESOURCE_MAX];
@@ -103,14 +108,16 @@ typedef struct rlc__presence_msg {
  * not a positive integer, leaving present and not a boolean, demand present
  * and not an object whose every value is a finite number >= 0 (integers
  * are fine). A missing or null leaving is false, a missing or null demand
- * has no resources. Demand names too long are skipped; after
- * RLC_PRESENCE_RESOURCES names the rest are checked, then ignored.
+ * has no resources and leaves has_demand false. Demand names too long are
+ * skipped; after RLC_PRESENCE_RESOURCES names the rest are checked, then
+ * ignored; either sets demand_partial.
  */
 rlc_status rlc__wire_decode_presence(const void *data, size_t len,
                                      rlc__presence_msg *out);
 /*
- * Encodes m compactly: agent_id, interval_ms, leaving, demand (numbers as
- * JSON reals, 17 significant digits, so they decode to the same double).
+ * Encodes m compactly: agent_id, interval_ms, leaving, and demand when
+ * has_demand (numbers as JSON reals, 17 significant digits, so they decode
+ * to the same double; demand_partial is the receiver's to find).
  * Returns the length as rlc__wire_encode_capacity, or -1 when it does not
  * fit, or when m is not something the decoder would accept: a name not
  * NUL-terminated in its array or not UTF-8, interval_ms <= 0, nresources

@@ -45,7 +45,8 @@ static void check_presence(const uint8_t *data, size_t size)
     if (n <= 0 || rlc__wire_decode_presence(buf, (size_t)n, &b) != RLC_OK)
         abort();
     if (strcmp(a.agent_id, b.agent_id) != 0 || a.interval_ms != b.interval_ms ||
-        a.leaving != b.leaving || a.nresources != b.nresources)
+        a.leaving != b.leaving || a.has_demand != b.has_demand ||
+        a.nresources != b.nresources)
         abort();
     for (i = 0; i < a.nresources; i++)
         if (strcmp(a.resources[i].name, b.resources[i].name) != 0 ||

@@ -338,6 +338,41 @@ static void test_limiter_lowering_caps_raising_keeps(void **state)
     assert_int_equal(available(l, "a"), 5);
 }
 
+/* The part of a token grown when the parameters change is kept: half a
+ * token at 3/s is half a token at 6/s, due in 1/12 s rather than 1/6 s. */
+static void test_limiter_a_change_keeps_the_part_of_a_token_grown(void **state)
+{
+    rlc_limiter *l = *state;
+    int taken = 0;
+
+    assert_int_equal(rlc_set_capacity(l, "a", 3, RLC_SECOND), RLC_OK);
+    while (rlc_try_acquire(l, "a"))
+        taken++;
+    assert_int_equal(taken, 3);
+    advance(l, RLC_SECOND / 6);
+    assert_int_equal(available(l, "a"), 0);
+    assert_int_equal(rlc_set_capacity(l, "a", 6, RLC_SECOND), RLC_OK);
+    advance(l, RLC_SECOND / 12 - RLC_MILLISECOND);
+    assert_int_equal(available(l, "a"), 0);
+    advance(l, 2 * RLC_MILLISECOND);
+    assert_int_equal(available(l, "a"), 1);
+
+    /* So a bucket whose rate is changed every 100 ms (as a swarm share
+     * moves) still yields its rate: 1/s (a hair less every other time)
+     * for 5.5 s is 5 tokens, not none. */
+    assert_int_equal(rlc_set_capacity(l, "b", 1, RLC_SECOND), RLC_OK);
+    assert_true(rlc_try_acquire(l, "b"));
+    taken = 0;
+    for (int i = 1; i <= 55; i++) {
+        advance(l, RLC_SECOND / 10);
+        assert_int_equal(
+            rlc_set_capacity(l, "b", 1, RLC_SECOND + (i % 2) * 1000), RLC_OK);
+        if (rlc_try_acquire(l, "b"))
+            taken++;
+    }
+    assert_int_equal(taken, 5);
+}
+
 static void test_limiter_release_returns_a_token_never_above_total(void **s)
 {
     rlc_limiter *l = *s;
@@ -875,6 +910,7 @@ int main(void)
         T(test_limiter_after_idle_next_token_is_a_full_interval_away),
         T(test_limiter_set_capacity_removes_on_invalid),
         T(test_limiter_lowering_caps_raising_keeps),
+        T(test_limiter_a_change_keeps_the_part_of_a_token_grown),
         T(test_limiter_release_returns_a_token_never_above_total),
         T(test_limiter_announce_cuts_to_three_quarters),
         T(test_limiter_announce_at_an_old_epoch_is_ignored),

@@ -825,6 +825,7 @@ static void assert_same_presence(const rlc__presence_msg *a,
     assert_string_equal(a->agent_id, b->agent_id);
     assert_true(a->interval_ms == b->interval_ms);
     assert_int_equal(a->leaving, b->leaving);
+    assert_int_equal(a->has_demand, b->has_demand);
     assert_int_equal(a->nresources, b->nresources);
     for (i = 0; i < a->nresources; i++) {
         assert_string_equal(a->resources[i].name, b->resources[i].name);
@@ -844,6 +845,8 @@ static void test_wire_presence_decode(void **state)
     assert_string_equal(p.agent_id, "a");
     assert_true(p.interval_ms == 1000);
     assert_false(p.leaving);
+    assert_true(p.has_demand);
+    assert_false(p.demand_partial);
     assert_int_equal(p.nresources, 2);
     assert_string_equal(p.resources[0].name, "openai");
     assert_true(p.resources[0].demand == 3.5);
@@ -853,11 +856,18 @@ static void test_wire_presence_decode(void **state)
     s = "{\"agent_id\":\"b\",\"interval_ms\":5,\"leaving\":true,\"x\":[]}";
     assert_int_equal(rlc__wire_decode_presence(s, strlen(s), &p), RLC_OK);
     assert_true(p.leaving);
+    assert_false(p.has_demand); /* an agent that says nothing of demand */
     assert_int_equal(p.nresources, 0);
     s = "{\"agent_id\":\"b\",\"interval_ms\":5,\"leaving\":null,"
         "\"demand\":null}";
     assert_int_equal(rlc__wire_decode_presence(s, strlen(s), &p), RLC_OK);
     assert_false(p.leaving);
+    assert_false(p.has_demand);
+    assert_int_equal(p.nresources, 0);
+    s = "{\"agent_id\":\"b\",\"interval_ms\":5,\"demand\":{}}";
+    assert_int_equal(rlc__wire_decode_presence(s, strlen(s), &p), RLC_OK);
+    assert_true(p.has_demand); /* an agent that uses no resource */
+    assert_false(p.demand_partial);
     assert_int_equal(p.nresources, 0);
 }
 
@@ -875,6 +885,8 @@ static void test_wire_presence_skips_and_caps(void **state)
     strcpy(p, "}}");
     assert_int_equal(rlc__wire_decode_presence(json, strlen(json), &m), RLC_OK);
     assert_int_equal(m.nresources, RLC_PRESENCE_RESOURCES);
+    assert_true(m.has_demand);
+    assert_true(m.demand_partial); /* some may be in use, unsaid */
     for (i = 0; i < RLC_PRESENCE_RESOURCES; i++) {
         char name[8];
 
@@ -892,6 +904,7 @@ static void test_wire_presence_encode_known(void **state)
 {
     rlc__presence_msg m = {.agent_id = "a<",
                            .interval_ms = 1000,
+                           .has_demand = true,
                            .nresources = 2,
                            .resources = {{"openai", 3.5}, {"other", 0}}};
     const char *want = "{\"agent_id\":\"a\\u003c\",\"interval_ms\":1000,"
@@ -904,14 +917,27 @@ static void test_wire_presence_encode_known(void **state)
                      (int)strlen(want));
     assert_string_equal(buf, want);
     assert_int_equal(rlc__wire_encode_presence(&m, buf, strlen(want) - 1), -1);
+    /* Without has_demand no demand object goes out, and names are an
+     * error: they would be lost. */
+    m.nresources = 0;
+    m.has_demand = false;
+    want = "{\"agent_id\":\"a\\u003c\",\"interval_ms\":1000,"
+           "\"leaving\":false}";
+    assert_int_equal(rlc__wire_encode_presence(&m, buf, sizeof(buf)),
+                     (int)strlen(want));
+    assert_string_equal(buf, want);
+    m.nresources = 1;
+    assert_int_equal(rlc__wire_encode_presence(&m, buf, sizeof(buf)), -1);
 }
 
 static void test_wire_presence_roundtrip(void **state)
 {
     static const double values[] = {0,   0.1,     1e300, 5e-324,
                                     3.5, 1.0 / 3, 1e-7,  123456789.25};
-    rlc__presence_msg m = {
-        .agent_id = N127, .interval_ms = INT64_MAX, .leaving = true};
+    rlc__presence_msg m = {.agent_id = N127,
+                           .interval_ms = INT64_MAX,
+                           .leaving = true,
+                           .has_demand = true};
     rlc__presence_msg back;
     char buf[16384];
     int i, n;
@@ -932,6 +958,7 @@ static void test_wire_presence_encode_refuses(void **state)
 {
     rlc__presence_msg m = {.agent_id = "a",
                            .interval_ms = 1,
+                           .has_demand = true,
                            .nresources = 2,
                            .resources = {{"x", 1}, {"y", 2}}};
     char buf[256];
