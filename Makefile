@@ -30,7 +30,7 @@ endif
 CFLAGS ?= $(OPTIMIZATION) -g
 RLC_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread \
              $(WARNINGS) -Icore/include -Icore
-LDLIBS = -pthread
+LDLIBS = -pthread -lm
 
 # SANITIZER=address|undefined|thread builds everything in build/<name>.
 ifneq ($(SANITIZER),)
@@ -180,7 +180,7 @@ $(BUILD)/rlc.pc: Makefile core/include/rlc.h
 		'Description: rate limit coordination for swarms of agents' \
 		'Version: $(VERSION)' 'Cflags: -I$${includedir}' \
 		'Libs: -L$${libdir} -lrlc' \
-		'Libs.private: -pthread -ljansson -lnats' > $@
+		'Libs.private: -pthread -lm -ljansson -lnats' > $@
 
 install: lib $(BUILD)/rlc.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) \

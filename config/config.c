@@ -36,6 +36,7 @@ enum key {
     K_ON_TIMEOUT,
     K_LOG,
     K_ASSUMED_AGENTS,
+    K_SHARE,
     K_HOSTS,
     K_CAPACITY,
     K_WINDOW,
@@ -57,6 +58,7 @@ static const char *const key_names[NKEYS] = {
     [K_ON_TIMEOUT] = "on_timeout",
     [K_LOG] = "log",
     [K_ASSUMED_AGENTS] = "assumed_agents",
+    [K_SHARE] = "share",
     [K_HOSTS] = "hosts",
     [K_CAPACITY] = "capacity",
     [K_WINDOW] = "window",
@@ -600,6 +602,13 @@ static bool limiter_value(struct parser *ps, enum key k, const char *v)
                v);
         return false;
     }
+    case K_SHARE:
+        if (strcmp(v, "demand") == 0 || strcmp(v, "equal") == 0) {
+            c->share_by_demand = v[0] == 'd';
+            return true;
+        }
+        errorf(ps, ps->line, "unknown share '" QUOTE "' (demand or equal)", v);
+        return false;
     case K_MAX_RECOVERY:
         if (boolean(v, &c->max_recovery))
             return true;
@@ -877,7 +886,7 @@ static int handler(void *user, const char *section_, const char *name,
         return 0;
     }
     first = ps->in == LIMITER ? K_NAMESPACE : K_HOSTS;
-    last = ps->in == LIMITER ? K_ASSUMED_AGENTS : K_SPLIT;
+    last = ps->in == LIMITER ? K_SHARE : K_SPLIT;
     for (k = first; k <= last; k++)
         if (strcmp(name, names[k]) == 0)
             break;
@@ -957,6 +966,7 @@ rlc_config *rlc_config_parse(const char *text, size_t len, const char *name,
     c->max_wait_ns = 5 * RLC_MINUTE;
     c->on_timeout = RLC_ON_TIMEOUT_PASS;
     c->log = RLC_LOG_WARN;
+    c->share_by_demand = true;
     if (!set_string(&ps, &c->path, ps.name))
         goto fail;
 

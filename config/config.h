@@ -99,7 +99,9 @@ typedef struct rlc_config {
     int64_t max_wait_ns;          /* default 5 min, >= 0 */
     rlc_on_timeout on_timeout;    /* default pass */
     rlc_log_level log;            /* default warn; RLC_LOG overrides */
-    int assumed_agents; /* swarm size to assume before hearing it; 0 */
+    int assumed_agents;   /* swarm size to assume before hearing it; 0 */
+    bool share_by_demand; /* share = demand (default) | equal: how a split
+                             swarm total is shared among agents */
     /* every other section, in file order */
     rlc_resource_config *resources;
     size_t nresources;

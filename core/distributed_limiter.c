@@ -13,9 +13,12 @@
  * frozen, so a share never jumps to the whole total, and until the bus has
  * been up for a whole expiry period at least assumed_agents are counted,
  * so an agent started in an outage does not take the whole total either.
+ * With split_by_demand the shares are max-min fair by what each agent
+ * asked for lately, which its heartbeat carries (see share_by_demand()).
  * Pauses (Retry-After) travel on their own subject, each receiver adding
  * a random delay so that the swarm does not resume in lockstep.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,20 +35,55 @@
 #define PAUSE_MAX (60 * RLC_MINUTE) /* a pause heard is cut to this */
 #define PAUSE_JITTER_MAX RLC_SECOND
 
+#define DEMAND_FLOOR 0.1     /* of an equal share, held by an idle agent */
+#define DEMAND_HEADROOM 1.25 /* on the rate an unhindered agent asked for */
+#define DEMAND_DECAY 0.5     /* per heartbeat, when it asks for less */
+#define DEMAND_RESHARE 0.01  /* a peer's change that moves shares */
+
+/*
+ * A resource. Nodes are never freed before the limiter (a removed one is
+ * only not live, and comes back in place), and the list only grows at its
+ * head, so acquire can count demand on it without the mutex.
+ */
 struct dres {
     char name[RLC_RESOURCE_MAX];
+    size_t len;
+    bool live;    /* configured; the fields below hold only then */
     int original; /* as configured: the swarm total with split */
     int current;  /* after cuts and recoveries */
     int64_t window_ns;
     uint64_t epoch;     /* cuts applied */
     int64_t changed_at; /* monotonic ns of the last cut, 0 if none */
-    struct dres *next;
+    /* split_by_demand: calls to acquire, and those that found no token at
+     * once (lock-free); their values at the last heartbeat (mu); what this
+     * agent said it asks for (tokens/s) and what its share is computed
+     * from, raised to said only at raise_at. */
+    _Atomic uint64_t asked, held;
+    uint64_t asked_seen, held_seen;
+    double said, in_force;
+    int64_t raise_at; /* monotonic ns; 0: nothing to raise */
+    bool fresh;       /* not said yet: the next heartbeat asks the most */
+    int applied_cap;  /* what the local bucket was last given */
+    int64_t applied_window;
+    struct dres *next; /* set before the node is published, then fixed */
+};
+
+/* What a peer asks for of one resource of ours, tokens per second. */
+struct peer_demand {
+    const struct dres *r;
+    double rate;
 };
 
 struct peer {
     char id[RLC_RESOURCE_MAX];
     int64_t seen; /* monotonic ns */
     int64_t interval;
+    /* has_demand false: an agent that says nothing of demand, counted as
+     * asking for the most of everything. Else a resource it does not list
+     * is one it does not use, unless partial (names were dropped). */
+    bool has_demand, partial;
+    int ndemand;
+    struct peer_demand demand[RLC_PRESENCE_RESOURCES];
 };
 
 typedef struct dist_limiter {
@@ -58,19 +96,20 @@ typedef struct dist_limiter {
     char subj_recovery[SUBJECT_MAX], subj_pause[SUBJECT_MAX];
     double reduce_factor, recovery_factor;
     int64_t recovery_interval;
-    bool max_recovery, split;
+    bool max_recovery, split, by_demand;
     int min_capacity;
     int assumed; /* agents counted at least until warm */
 
-    pthread_mutex_t mu; /* everything below */
-    struct dres *res;
-    struct peer *peers; /* other live agents (split only) */
+    pthread_mutex_t mu;         /* everything below */
+    _Atomic(struct dres *) res; /* pushed under mu, read by acquire */
+    struct peer *peers;         /* other live agents (split only) */
     int npeers;
     rlc__bus_sub *sub_capacity, *sub_presence, *sub_pause;
     atomic_uint_least64_t dropped; /* messages that did not parse */
     uint64_t rng;                  /* pause delays (splitmix64) */
 
     int64_t next_presence; /* when the next heartbeat is due */
+    int64_t last_beat;     /* when the last one was sent, 0: none yet */
     bool was_connected;    /* the bus, at the last tick */
     int64_t up_since;      /* since when, if it was */
     bool warm;             /* up a whole expiry period once: live agents
@@ -85,19 +124,117 @@ static dist_limiter *dl(rlc_limiter *l)
     return (dist_limiter *)l;
 }
 
-static struct dres *find(dist_limiter *d, const char *name, size_t len)
+static struct dres *first(dist_limiter *d)
 {
-    struct dres *r;
+    return atomic_load_explicit(&d->res, memory_order_acquire);
+}
 
-    for (r = d->res; r != NULL; r = r->next)
-        if (strlen(r->name) == len && memcmp(r->name, name, len) == 0)
+/* The node named name, live or not; NULL if none. No lock needed. */
+static struct dres *node(dist_limiter *d, const char *name, size_t len)
+{
+    for (struct dres *r = first(d); r != NULL; r = r->next)
+        if (r->len == len && memcmp(r->name, name, len) == 0)
             return r;
     return NULL;
+}
+
+/* The live resource named name (mu held), or NULL. */
+static struct dres *find(dist_limiter *d, const char *name, size_t len)
+{
+    struct dres *r = node(d, name, len);
+
+    return r != NULL && r->live ? r : NULL;
 }
 
 static int cmp_ids(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What p asks for of r, tokens per second: INFINITY for the most, -1 when
+ * it does not use r. */
+static double peer_asks(const struct peer *p, const struct dres *r)
+{
+    if (!p->has_demand)
+        return INFINITY;
+    for (int i = 0; i < p->ndemand; i++)
+        if (p->demand[i].r == r)
+            return p->demand[i].rate;
+    return p->partial ? INFINITY : -1;
+}
+
+static int cmp_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* r's total in tokens per second. */
+static double total_rate(const struct dres *r)
+{
+    return (double)r->current * 1e9 / (double)r->window_ns;
+}
+
+/*
+ * This agent's part of r by demand, tokens per second (mu held): max-min
+ * fair, by water-filling. Every agent that uses r (and, before the swarm
+ * is known, the assumed ones not heard of, asking for the most) asks for
+ * at least DEMAND_FLOOR of an equal share; in increasing order of what
+ * they ask for, each is given it while it is no more than an equal share
+ * of what is left, and the rest share what is left equally. If everyone
+ * is given what they ask for, what is left is spread over all. Every agent
+ * computes the same from the same heartbeats, so the parts add up to the
+ * total. An agent that has not said yet that it uses r holds the floor.
+ */
+static double demand_share(const dist_limiter *d, const struct dres *r)
+{
+    double asks[MAX_PEERS + 1], total = total_rate(r), floor, mine, left;
+    int n = 0, i;
+
+    asks[n++] = r->in_force;
+    for (i = 0; i < d->npeers && n <= MAX_PEERS; i++) {
+        double a = peer_asks(&d->peers[i], r);
+
+        if (a >= 0)
+            asks[n++] = a;
+    }
+    while (!d->warm && n < d->assumed && n <= MAX_PEERS)
+        asks[n++] = INFINITY;
+    floor = total / n * DEMAND_FLOOR;
+    if (r->fresh)
+        return floor; /* the others do not know this agent uses r yet */
+    for (i = 0; i < n; i++)
+        if (asks[i] < floor)
+            asks[i] = floor;
+    mine = asks[0];
+    qsort(asks, (size_t)n, sizeof(asks[0]), cmp_doubles);
+    left = total;
+    for (i = 0; i < n; i++) {
+        if (asks[i] > left / (n - i))
+            break;
+        left -= asks[i];
+    }
+    if (i == n)
+        return mine + left / n;
+    return mine < left / (n - i) ? mine : left / (n - i);
+}
+
+/* The bucket for a share of rate tokens per second: floor(share) tokens
+ * per window (at least one), the window stretched to the exact rate. */
+static void bucket_for(const struct dres *r, double rate, int *cap,
+                       int64_t *window)
+{
+    double t = rate * (double)r->window_ns / 1e9, w;
+
+    if (!(t < r->current)) { /* all of it (or not a number: never) */
+        *cap = r->current;
+        *window = r->window_ns;
+        return;
+    }
+    *cap = t >= 1 ? (int)t : 1;
+    w = ceil((double)r->window_ns * *cap / t);
+    *window = w >= 0x1p62 ? (int64_t)0x1p62 : w < 1 ? 1 : (int64_t)w;
 }
 
 /*
@@ -119,6 +256,10 @@ static void share(const dist_limiter *d, const struct dres *r, int *cap,
     *window = r->window_ns;
     if (!d->split)
         return;
+    if (d->by_demand) {
+        bucket_for(r, demand_share(d, r), cap, window);
+        return;
+    }
     ids[live++] = d->agent_id;
     for (int i = 0; i < d->npeers && live <= MAX_PEERS; i++)
         ids[live++] = d->peers[i].id;
@@ -141,13 +282,20 @@ static void share(const dist_limiter *d, const struct dres *r, int *cap,
     }
 }
 
-/* Puts r's capacity (this agent's part) into the local bucket. mu held. */
-static void apply(dist_limiter *d, const struct dres *r)
+/* Puts r's capacity (this agent's part) into the local bucket. mu held.
+ * By demand, a share that moved by less than half a percent stays. */
+static void apply(dist_limiter *d, struct dres *r)
 {
     int cap;
     int64_t window;
 
     share(d, r, &cap, &window);
+    if (d->by_demand && cap == r->applied_cap &&
+        fabs((double)(window - r->applied_window)) <
+            0.005 * (double)r->applied_window)
+        return;
+    r->applied_cap = cap;
+    r->applied_window = window;
     rlc_set_capacity(d->local, r->name, cap, window);
 }
 
@@ -263,8 +411,45 @@ static void forget_peer(dist_limiter *d, int i)
 
 static void reshare_all(dist_limiter *d)
 {
-    for (struct dres *r = d->res; r != NULL; r = r->next)
-        apply(d, r);
+    for (struct dres *r = first(d); r != NULL; r = r->next)
+        if (r->live)
+            apply(d, r);
+}
+
+/*
+ * Takes what m says p asks for (mu held), keeping the resources of ours
+ * only. Returns whether that moves shares: p starts or stops saying, a
+ * resource comes or goes, or a rate moves by more than DEMAND_RESHARE.
+ */
+static bool take_demand(dist_limiter *d, struct peer *p,
+                        const rlc__presence_msg *m)
+{
+    struct peer_demand now[RLC_PRESENCE_RESOURCES];
+    int n = 0;
+    bool moved;
+
+    for (int i = 0; i < m->nresources; i++) {
+        const struct dres *r =
+            find(d, m->resources[i].name, strlen(m->resources[i].name));
+
+        if (r != NULL) {
+            now[n].r = r;
+            now[n++].rate = m->resources[i].demand;
+        }
+    }
+    moved = p->has_demand != m->has_demand || p->partial != m->demand_partial ||
+            p->ndemand != n;
+    for (int i = 0; i < n && !moved; i++) {
+        double was = peer_asks(p, now[i].r);
+
+        moved = was < 0 || fabs(was - now[i].rate) >
+                               DEMAND_RESHARE * fmax(was, now[i].rate);
+    }
+    p->has_demand = m->has_demand;
+    p->partial = m->demand_partial;
+    p->ndemand = n;
+    memcpy(p->demand, now, (size_t)n * sizeof(now[0]));
+    return moved;
 }
 
 /* A peer's heartbeat interval, bounded: it comes from the network. */
@@ -303,30 +488,130 @@ static void on_presence(const char *subject, const void *data, size_t len,
     } else if (i < d->npeers) {
         d->peers[i].seen = rlc__clock_now(&d->clock);
         d->peers[i].interval = interval_of(&m);
+        if (d->by_demand && take_demand(d, &d->peers[i], &m))
+            reshare_all(d);
     } else if (d->npeers < MAX_PEERS) {
         struct peer *p = &d->peers[d->npeers++];
 
         snprintf(p->id, sizeof(p->id), "%s", m.agent_id);
         p->seen = rlc__clock_now(&d->clock);
         p->interval = interval_of(&m);
+        p->has_demand = p->partial = false;
+        p->ndemand = 0;
+        if (d->by_demand)
+            take_demand(d, p, &m);
         reshare_all(d);
     }
     pthread_mutex_unlock(&d->mu);
 }
 
-static void send_presence(dist_limiter *d, bool leaving)
+/* A heartbeat (or a goodbye) without demand. */
+static void presence_of(const dist_limiter *d, bool leaving,
+                        rlc__presence_msg *m)
 {
-    rlc__presence_msg m;
-    char buf[4096];
-    int n;
+    memset(m, 0, sizeof(*m));
+    snprintf(m->agent_id, sizeof(m->agent_id), "%s", d->agent_id);
+    m->interval_ms = PRESENCE_INTERVAL / RLC_MILLISECOND;
+    m->leaving = leaving;
+}
 
-    memset(&m, 0, sizeof(m));
-    snprintf(m.agent_id, sizeof(m.agent_id), "%s", d->agent_id);
-    m.interval_ms = PRESENCE_INTERVAL / RLC_MILLISECOND;
-    m.leaving = leaving;
-    n = rlc__wire_encode_presence(&m, buf, sizeof(buf));
+static void send_presence(dist_limiter *d, const rlc__presence_msg *m)
+{
+    char buf[8192];
+    int n = rlc__wire_encode_presence(m, buf, sizeof(buf));
+
     if (n > 0)
         rlc_bus_publish(d->bus, d->subj_presence, buf, (size_t)n);
+}
+
+/* Agents that use r, this one and the assumed ones included. mu held. */
+static int users_of(const dist_limiter *d, const struct dres *r)
+{
+    int n = 1;
+
+    for (int i = 0; i < d->npeers; i++)
+        n += peer_asks(&d->peers[i], r) >= 0;
+    return !d->warm && n < d->assumed ? d->assumed : n;
+}
+
+/*
+ * At a heartbeat, by demand (mu held): what this agent asks for of each
+ * resource, from the calls to acquire since the last one, into m. One
+ * that found a token every time asks for its rate and a quarter more; one
+ * that did not (or has callers waiting) for at least an equal share and
+ * twice its own; neither less than half what it said last time. A rise
+ * takes effect here a quarter heartbeat after it is sent, so that the
+ * others have lowered their shares by then; a fall at once. A resource new
+ * here starts at the floor and asks for the most at its first heartbeat.
+ * While the bus is down nobody hears, and what this agent holds rises no
+ * further than an equal share.
+ */
+static void measure_demand(dist_limiter *d, int64_t now, rlc__presence_msg *m)
+{
+    int64_t dt = d->last_beat > 0 && now > d->last_beat ? now - d->last_beat
+                                                        : PRESENCE_INTERVAL;
+    bool up = rlc_bus_connected(d->bus);
+
+    m->has_demand = true;
+    for (struct dres *r = first(d); r != NULL; r = r->next) {
+        uint64_t asked = atomic_load_explicit(&r->asked, memory_order_relaxed);
+        uint64_t held = atomic_load_explicit(&r->held, memory_order_relaxed);
+        double rate = (double)(asked - r->asked_seen) * 1e9 / (double)dt;
+        double want, total, mine;
+        rlc_capacity c;
+        bool hindered = held != r->held_seen;
+
+        r->asked_seen = asked;
+        r->held_seen = held;
+        if (!r->live || r->applied_window <= 0)
+            continue;
+        total = total_rate(r);
+        mine = (double)r->applied_cap * 1e9 / (double)r->applied_window;
+        if (rlc_get_capacity(d->local, r->name, &c) && c.waiting > 0)
+            hindered = true;
+        if (r->fresh)
+            want = INFINITY;
+        else if (hindered)
+            want = fmax(rate, fmax(2 * mine, total / users_of(d, r)));
+        else
+            want = rate * DEMAND_HEADROOM;
+        if (!r->fresh && !isinf(r->said) && want < r->said * DEMAND_DECAY)
+            want = r->said * DEMAND_DECAY;
+        r->fresh = false;
+        r->said = want;
+        r->raise_at = 0;
+        if (want <= r->in_force) {
+            r->in_force = want;
+            apply(d, r);
+        } else if (up) {
+            r->raise_at = now + PRESENCE_INTERVAL / 4;
+        } else if (r->in_force < total / users_of(d, r)) {
+            r->in_force = fmin(want, total / users_of(d, r));
+            apply(d, r);
+        }
+        if (m->nresources == RLC_PRESENCE_RESOURCES) {
+            /* Too many to say: say nothing, and count as asking for the
+             * most of everything (as an agent that never says). */
+            m->has_demand = false;
+            m->nresources = 0;
+            return;
+        }
+        snprintf(m->resources[m->nresources].name, RLC_RESOURCE_MAX, "%s",
+                 r->name);
+        /* Asking for the whole total is asking for the most. */
+        m->resources[m->nresources++].demand = fmin(want, total);
+    }
+}
+
+/* Rises said a quarter heartbeat ago take effect (mu held). */
+static void raise_due(dist_limiter *d, int64_t now)
+{
+    for (struct dres *r = first(d); r != NULL; r = r->next)
+        if (r->live && r->raise_at != 0 && now >= r->raise_at) {
+            r->raise_at = 0;
+            r->in_force = r->said;
+            apply(d, r);
+        }
 }
 
 /* Publishes a capacity update made here (epoch: the one it was cut in;
@@ -373,16 +658,24 @@ static void tick(dist_limiter *d, int64_t now)
     } done[16];
     int ndone = 0;
     bool changed = false, beat = false;
+    rlc__presence_msg m;
 
     pthread_mutex_lock(&d->mu);
+    if (d->by_demand)
+        raise_due(d, now);
     if (d->split && now >= d->next_presence) {
         d->next_presence = now + PRESENCE_INTERVAL;
         beat = true;
+        presence_of(d, false, &m);
+        if (d->by_demand)
+            measure_demand(d, now, &m);
+        d->last_beat = now;
     }
-    for (struct dres *r = d->res; r != NULL; r = r->next) {
+    for (struct dres *r = first(d); r != NULL; r = r->next) {
         int64_t grown;
 
-        if (r->changed_at == 0 || now - r->changed_at < d->recovery_interval)
+        if (!r->live || r->changed_at == 0 ||
+            now - r->changed_at < d->recovery_interval)
             continue;
         if (d->max_recovery && r->current >= r->original) {
             r->changed_at = 0;
@@ -439,7 +732,7 @@ static void tick(dist_limiter *d, int64_t now)
         d->was_connected = false;
     pthread_mutex_unlock(&d->mu);
     if (beat)
-        send_presence(d, false);
+        send_presence(d, &m);
     for (int i = 0; i < ndone; i++) {
         publish_update(d, d->subj_recovery, done[i].name, "recovery",
                        done[i].capacity, NULL, 0);
@@ -474,15 +767,36 @@ static void *loop(void *arg)
 
 /* ---- the limiter's operations -------------------------------------------- */
 
+/* By demand, every call is counted, and whether it found a token at once:
+ * a try first, then the wait (a try never jumps the queue). */
 static rlc_status dl_acquire(rlc_limiter *l, rlc__name r, int64_t timeout_ns,
                              rlc_cancel *c)
 {
-    return rlc_acquire_cancel(dl(l)->local, r.s, timeout_ns, c);
+    dist_limiter *d = dl(l);
+    struct dres *n = d->by_demand ? node(d, r.s, r.len) : NULL;
+
+    if (n != NULL) {
+        atomic_fetch_add_explicit(&n->asked, 1, memory_order_relaxed);
+        if ((c == NULL || !rlc_cancel_fired(c)) &&
+            rlc_try_acquire(d->local, r.s))
+            return RLC_OK;
+        atomic_fetch_add_explicit(&n->held, 1, memory_order_relaxed);
+    }
+    return rlc_acquire_cancel(d->local, r.s, timeout_ns, c);
 }
 
 static bool dl_try_acquire(rlc_limiter *l, rlc__name r)
 {
-    return rlc_try_acquire(dl(l)->local, r.s);
+    dist_limiter *d = dl(l);
+    struct dres *n = d->by_demand ? node(d, r.s, r.len) : NULL;
+    bool got = rlc_try_acquire(d->local, r.s);
+
+    if (n != NULL) {
+        atomic_fetch_add_explicit(&n->asked, 1, memory_order_relaxed);
+        if (!got)
+            atomic_fetch_add_explicit(&n->held, 1, memory_order_relaxed);
+    }
+    return got;
 }
 
 static void dl_release(rlc_limiter *l, rlc__name r)
@@ -494,19 +808,15 @@ static rlc_status dl_set_capacity(rlc_limiter *l, rlc__name name, int capacity,
                                   int64_t window_ns)
 {
     dist_limiter *d = dl(l);
-    struct dres *r, **pp;
+    struct dres *r;
 
     if (atomic_load(&l->closed))
         return RLC_ECLOSED;
     pthread_mutex_lock(&d->mu);
-    r = find(d, name.s, name.len);
+    r = node(d, name.s, name.len);
     if (capacity <= 0 || window_ns <= 0) {
-        for (pp = &d->res; *pp != NULL; pp = &(*pp)->next)
-            if (*pp == r) {
-                *pp = r->next;
-                free(r);
-                break;
-            }
+        if (r != NULL)
+            r->live = false; /* kept: acquire may be reading it */
         pthread_mutex_unlock(&d->mu);
         return rlc_set_capacity(d->local, name.s, capacity, window_ns);
     }
@@ -517,9 +827,30 @@ static rlc_status dl_set_capacity(rlc_limiter *l, rlc__name name, int capacity,
             return RLC_ENOMEM;
         }
         memcpy(r->name, name.s, name.len);
-        r->next = d->res;
-        d->res = r;
+        r->len = name.len;
+        r->next = first(d);
+        atomic_store_explicit(&d->res, r, memory_order_release);
     }
+    if (!r->live) {
+        /* New, or back: no cut yet. Peers do not count this agent as a
+         * user of it before they hear so: it holds the floor until its
+         * next heartbeat, brought forward, asks for the most. Peers'
+         * demands were taken without it: until they say again, they count
+         * as maybe using it. */
+        r->live = true;
+        r->epoch = 0;
+        r->said = INFINITY;
+        r->in_force = 0;
+        r->raise_at = 0;
+        r->fresh = true;
+        for (int i = 0; i < d->npeers; i++)
+            d->peers[i].partial = true;
+        if (d->by_demand) {
+            d->next_presence = 0;
+            pthread_cond_signal(&d->wake);
+        }
+    }
+    r->applied_cap = 0; /* apply whatever the share */
     r->original = capacity;
     r->current = capacity;
     r->window_ns = window_ns;
@@ -635,9 +966,13 @@ static void dl_destroy(rlc_limiter *l)
         rlc__bus_unsubscribe(d->bus, d->sub_presence);
     if (d->sub_pause != NULL)
         rlc__bus_unsubscribe(d->bus, d->sub_pause);
-    if (d->split)
-        send_presence(d, true);
-    for (r = d->res; r != NULL; r = next) {
+    if (d->split) {
+        rlc__presence_msg m;
+
+        presence_of(d, true, &m);
+        send_presence(d, &m);
+    }
+    for (r = first(d); r != NULL; r = next) {
         next = r->next;
         free(r);
     }
@@ -709,6 +1044,7 @@ rlc_distributed_limiter_new_with_clock(const rlc_distributed_config *c,
                                : 30 * RLC_SECOND;
     d->max_recovery = c->max_recovery;
     d->split = c->split;
+    d->by_demand = c->split && c->split_by_demand;
     d->min_capacity = c->min_capacity > 0 ? c->min_capacity : 1;
     d->assumed = c->assumed_agents > 0 ? c->assumed_agents : 1;
     d->warm = d->assumed <= 1;

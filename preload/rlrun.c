@@ -103,7 +103,9 @@ static void check(const rlc_config *c)
                r->per == RLC_PER_REQUEST ? "request" : "connection",
                scope_name(r->scope),
                r->scope == RLC_SCOPE_SWARM
-                   ? (r->split ? ", split among agents" : ", not split")
+                   ? (!r->split            ? ", not split"
+                      : c->share_by_demand ? ", split among agents by demand"
+                                           : ", split equally among agents")
                    : "");
         if (r->nhosts == 0)
             printf("    (no hosts: only for the C API)\n");

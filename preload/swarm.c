@@ -157,6 +157,7 @@ static bool open_one(const rlc_config *cfg, bool split)
     p.max_recovery = cfg->max_recovery;
     p.split = split;
     p.assumed_agents = cfg->assumed_agents;
+    p.split_by_demand = cfg->share_by_demand;
     l = open_fn(&p, err, sizeof(err));
     if (l == NULL) {
         rlp_log(RLC_LOG_ERROR, "scope = swarm: %s", err);

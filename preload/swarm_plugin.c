@@ -48,6 +48,7 @@ rlc_limiter *rlp_swarm_open(const struct rlp_swarm_params *p, char *err,
         c.max_recovery = p->max_recovery;
         c.split = p->split;
         c.assumed_agents = p->assumed_agents;
+        c.split_by_demand = p->split_by_demand;
         st = rlc_distributed_limiter_new(&c, &l);
         if (st != RLC_OK)
             snprintf(err, errlen, "distributed limiter: %s", rlc_strerror(st));

@@ -27,6 +27,7 @@ struct rlp_swarm_params {
     bool max_recovery;
     bool split;
     int assumed_agents;
+    bool split_by_demand;
 };
 
 /* A distributed limiter on the plugin's one NATS connection (made on the

@@ -131,6 +131,7 @@ static void test_config_every_key(void **state)
         "on_timeout = fail\n"
         "log = debug\n"
         "assumed_agents = 8\n"
+        "share = equal\n"
         "\n"
         "[openai]                 ; a resource\n"
         "hosts = api.openai.com, *.openai.azure.com:443, 10.1.0.0/16, "
@@ -159,6 +160,7 @@ static void test_config_every_key(void **state)
     assert_true(c->recovery_factor == 1.5);
     assert_false(c->max_recovery);
     assert_int_equal(c->assumed_agents, 8);
+    assert_false(c->share_by_demand);
     assert_int_equal(c->max_wait_ns, 90 * RLC_SECOND);
     assert_int_equal(c->on_timeout, RLC_ON_TIMEOUT_FAIL);
     assert_int_equal(c->log, RLC_LOG_DEBUG);
@@ -166,7 +168,7 @@ static void test_config_every_key(void **state)
 
     r = &c->resources[0];
     assert_string_equal(r->name, "openai");
-    assert_int_equal(r->line, 15);
+    assert_int_equal(r->line, 16);
     assert_int_equal(r->capacity, 60);
     assert_int_equal(r->window_ns, RLC_MINUTE);
     assert_int_equal(r->per, RLC_PER_CONNECTION);
@@ -189,7 +191,7 @@ static void test_config_every_key(void **state)
 
     r = &c->resources[1];
     assert_string_equal(r->name, "anthropic");
-    assert_int_equal(r->line, 23);
+    assert_int_equal(r->line, 24);
     assert_int_equal(r->capacity, 5);
     assert_int_equal(r->window_ns, 500 * RLC_MILLISECOND);
     assert_int_equal(r->per, RLC_PER_REQUEST);
@@ -223,6 +225,7 @@ static void test_config_defaults(void **state)
     assert_true(c->recovery_factor == 1.1);
     assert_true(c->max_recovery);
     assert_int_equal(c->assumed_agents, 0);
+    assert_true(c->share_by_demand);
     assert_int_equal(c->max_wait_ns, 5 * RLC_MINUTE);
     assert_int_equal(c->on_timeout, RLC_ON_TIMEOUT_PASS);
     assert_int_equal(c->log, RLC_LOG_WARN);
@@ -432,6 +435,8 @@ static const struct bad_file {
      "got '-5s'"},
     {"[limiter]\nmax_recovery = sometimes\n",
      "rlc.ini:2: max_recovery must be true or false, got 'sometimes'"},
+    {"[limiter]\nshare = fairly\n",
+     "rlc.ini:2: unknown share 'fairly' (demand or equal)"},
     {"[limiter]\non_timeout = retry\n",
      "rlc.ini:2: unknown on_timeout 'retry' (pass or fail)"},
     {"[limiter]\nlog = loud\n",

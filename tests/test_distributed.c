@@ -7,6 +7,7 @@
  * published until the test delivers it, so agents can act "at the same
  * time", before hearing each other, and can be cut off from the bus.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -206,6 +207,46 @@ static int setup(void **state)
     (void)state;
     atomic_store(&fake_now, 5000 * RLC_SECOND);
     return 0;
+}
+
+static rlc_limiter *agent_by_demand(rlc_bus *bus, const char *id)
+{
+    rlc_distributed_config c = rlc_distributed_config_default();
+    rlc_limiter *l = NULL;
+
+    c.bus = bus;
+    c.agent_id = id;
+    c.split = true;
+    c.split_by_demand = true;
+    assert_int_equal(
+        rlc_distributed_limiter_new_with_clock(&c, fake_clock, NULL, &l),
+        RLC_OK);
+    return l;
+}
+
+/* l's share of r, tokens per second. */
+static double share_rate(rlc_limiter *l, const char *r)
+{
+    rlc_capacity c;
+
+    assert_true(rlc_get_capacity(l, r, &c));
+    return (double)c.total * 1e9 / (double)c.window_ns;
+}
+
+/* Takes every token l has of r: an agent with more work than tokens. */
+static int take_all(rlc_limiter *l, const char *r)
+{
+    int n = 0;
+
+    while (rlc_try_acquire(l, r))
+        n++;
+    return n;
+}
+
+static void publish_presence(rlc_bus *bus, const char *json)
+{
+    assert_int_equal(
+        rlc_bus_publish(bus, "ratelimit.presence", json, strlen(json)), RLC_OK);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -498,6 +539,126 @@ static void test_distributed_split_shares_among_live_agents(void **state)
     rlc_bus_free(&h->base);
 }
 
+/*
+ * split_by_demand: an idle agent's share goes to the busy one, and comes
+ * back within a few heartbeats when it gets busy too; at no instant do
+ * the shares add up to more than the total.
+ */
+static void test_distributed_demand_idle_share_goes_to_the_busy(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+    int taken[2] = {0, 0};
+
+    (void)state;
+    ag[0] = agent_by_demand(&h->base, "a");
+    ag[1] = agent_by_demand(&h->base, "b");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 100, RLC_SECOND),
+                         RLC_OK);
+    deliver(h);
+    /* Before they have said they use it, each holds a tenth of an equal
+     * share; then each asks for the most, and they share equally. */
+    deliver(h);
+    assert_true(share_rate(ag[0], "api") <= 10);
+    advance(ag, 2, RLC_SECOND / 8);
+    deliver(h);
+    advance(ag, 2, RLC_SECOND / 4);
+    deliver(h);
+    assert_true(fabs(share_rate(ag[0], "api") - 50) < 0.5);
+    assert_true(fabs(share_rate(ag[1], "api") - 50) < 0.5);
+    /* a works flat out, b idles: 8 s in steps of 125 ms. */
+    for (int step = 0; step < 64; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+        deliver(h);
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+        taken[0] += step >= 32 ? take_all(ag[0], "api") : 0;
+        if (step < 32)
+            take_all(ag[0], "api");
+    }
+    /* b holds a tenth of an equal share, a the rest. */
+    assert_true(fabs(share_rate(ag[0], "api") - 95) < 1);
+    assert_true(fabs(share_rate(ag[1], "api") - 5) < 0.5);
+    /* Over the last 4 s a took what its share gave, 95/s. */
+    assert_true(taken[0] >= 4 * 93 && taken[0] <= 4 * 96 + 1);
+    /* Now b works too: within 3 heartbeats they share equally. */
+    taken[0] = 0;
+    for (int step = 0; step < 64; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+        deliver(h);
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+        for (int i = 0; i < 2; i++) {
+            int n = take_all(ag[i], "api");
+
+            if (step >= 32)
+                taken[i] += n;
+        }
+        if (step == 24) {
+            assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
+            assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
+        }
+    }
+    assert_true(taken[0] >= 4 * 48 && taken[0] <= 4 * 51 + 1);
+    assert_true(taken[1] >= 4 * 48 && taken[1] <= 4 * 51 + 1);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+/*
+ * Max-min fair among what peers say they ask for: 10 and 30 of 100 leave
+ * 60 to a busy agent; 10 and 80 leave it 45. An agent that says nothing
+ * of demand counts as asking for the most; one whose demand does not list
+ * the resource does not count.
+ */
+static void test_distributed_demand_is_max_min_fair(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *a;
+    const char *p1 = "{\"agent_id\":\"p1\",\"interval_ms\":1000,"
+                     "\"demand\":{\"api\":10}}";
+    const char *p2 = "{\"agent_id\":\"p2\",\"interval_ms\":1000,"
+                     "\"demand\":{\"api\":30,\"else\":5}}";
+    const char *p2_more = "{\"agent_id\":\"p2\",\"interval_ms\":1000,"
+                          "\"demand\":{\"api\":80}}";
+    const char *other = "{\"agent_id\":\"o\",\"interval_ms\":1000,"
+                        "\"demand\":{\"else\":7}}";
+    const char *old = "{\"agent_id\":\"old\",\"interval_ms\":1000}";
+
+    (void)state;
+    a = agent_by_demand(&h->base, "a");
+    assert_int_equal(rlc_set_capacity(a, "api", 100, RLC_SECOND), RLC_OK);
+    for (int step = 0; step < 24; step++) {
+        publish_presence(&h->base, p1);
+        publish_presence(&h->base, step < 12 ? p2 : p2_more);
+        publish_presence(&h->base, other);
+        advance(&a, 1, RLC_SECOND / 4);
+        deliver(h);
+        take_all(a, "api");
+        if (step == 11)
+            assert_true(fabs(share_rate(a, "api") - 60) < 0.6);
+    }
+    assert_true(fabs(share_rate(a, "api") - 45) < 0.5);
+    /* One that says nothing of demand: p1 10, p2, a and old 30 each. */
+    for (int step = 0; step < 8; step++) {
+        publish_presence(&h->base, p1);
+        publish_presence(&h->base, p2_more);
+        publish_presence(&h->base, old);
+        advance(&a, 1, RLC_SECOND / 4);
+        deliver(h);
+        take_all(a, "api");
+    }
+    assert_true(fabs(share_rate(a, "api") - 30) < 0.5);
+    rlc_free(a);
+    rlc_bus_free(&h->base);
+}
+
 /* Fewer tokens than agents: each gets one token per longer window. */
 static void test_distributed_split_below_one_token_each(void **state)
 {
@@ -775,6 +936,9 @@ int main(void)
                                setup),
         cmocka_unit_test_setup(test_distributed_split_below_one_token_each,
                                setup),
+        cmocka_unit_test_setup(
+            test_distributed_demand_idle_share_goes_to_the_busy, setup),
+        cmocka_unit_test_setup(test_distributed_demand_is_max_min_fair, setup),
         cmocka_unit_test_setup(test_distributed_outage_freezes_shares, setup),
         cmocka_unit_test_setup(test_distributed_flood_of_cuts, setup),
         cmocka_unit_test_setup(test_distributed_split_assumes_agents_until_warm,

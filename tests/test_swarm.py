@@ -221,7 +221,9 @@ class Rlctl(SwarmTest):
     def test_watch_and_status(self):
         ini = os.path.join(self.tmp(), "rlc.ini")
         with open(ini, "w") as f:
-            f.write("[limiter]\nnats_url = %s\n[api]\nhosts = x.example\n"
+            # the embedded agents share equally (split_by_demand off)
+            f.write("[limiter]\nnats_url = %s\nshare = equal\n"
+                    "[api]\nhosts = x.example\n"
                     "capacity = 100\nwindow = 1m\nscope = swarm\n"
                     % self.nats.url)
         watch = subprocess.Popen([RLCTL, "-c", ini, "watch"],
@@ -332,6 +334,36 @@ class Preloaded(SwarmTest):
         steady = [t for t in times if 2.5 <= t - t0 <= 5.5]
         rate = len(steady) / 3.0
         self.assertLess(abs(rate - 20) / 20, 0.10, "%.1f/s" % rate)
+
+    def test_an_idle_agents_share_goes_to_the_busy_one(self):
+        ini = self.ini(20)  # share = demand, the default
+        busy = self.run_agents(ini, 1, 6.0)[0]
+        # one request to join the swarm, then nothing for 6 s
+        idle = subprocess.Popen(
+            [RLRUN_BIN, "-c", ini, "--", sys.executable, "-c",
+             "import time, urllib.request\n"
+             "urllib.request.urlopen('%s/idle').read()\n"
+             "time.sleep(6.0)\n" % self.api.url],
+            stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        status = subprocess.run([RLCTL, "-c", ini, "status"],
+                                capture_output=True, text=True, timeout=30)
+        errs = [p.communicate(timeout=60)[1] for p in (busy, idle)]
+        for p, err in zip((busy, idle), errs):
+            self.assertEqual(p.returncode, 0, err)
+        self.assertIn("2 live agents", status.stdout)
+        self.assertIn("split by demand", status.stdout)
+        self.assertRegex(status.stdout, r"asks 0\.\d\d/s")
+        times = [t for t, path in zip(self.api.stats()["times"],
+                                      self.api.stats()["paths"])
+                 if path == "/s"]
+        t0 = times[0]
+        # equal shares would hold the busy agent to 10/s; by demand it has
+        # all but the idle one's floor (a tenth of an equal share, 1/s)
+        steady = [t for t in times if 2.5 <= t - t0 <= 5.5]
+        rate = len(steady) / 3.0
+        self.assertGreater(rate, 16.0, "%.1f/s" % rate)
+        self.assertLess(rate, 20 * 1.1, "%.1f/s" % rate)
 
     def test_a_429_seen_by_one_agent_cuts_them_all(self):
         ini = self.ini(40)

@@ -26,6 +26,7 @@ struct agent {
     char id[RLC_RESOURCE_MAX];
     struct timespec seen;
     int64_t interval_ms;
+    rlc__presence_msg said; /* its last heartbeat: what it asks for */
 };
 
 static const rlc_config *cfg;
@@ -167,9 +168,11 @@ static void on_presence(const char *subject, const void *data, size_t len,
     } else if (i < nagents) {
         clock_gettime(CLOCK_MONOTONIC, &agents[i].seen);
         agents[i].interval_ms = m.interval_ms;
+        agents[i].said = m;
     } else if (nagents < MAX_AGENTS) {
         snprintf(agents[nagents].id, sizeof(agents[0].id), "%s", m.agent_id);
         clock_gettime(CLOCK_MONOTONIC, &agents[nagents].seen);
+        agents[nagents].said = m;
         agents[nagents++].interval_ms = m.interval_ms;
         if (watching)
             printf("%s  joined    %s (%d agents)\n", when, m.agent_id, nagents);
@@ -206,6 +209,25 @@ static int cmp_agents(const void *a, const void *b)
     return strcmp(((const struct agent *)a)->id, ((const struct agent *)b)->id);
 }
 
+/* With share = demand: what an agent last said it asks for of name. */
+static void print_demand(const rlc__presence_msg *m, const char *name)
+{
+    if (!m->has_demand) {
+        printf("    %-32s asks for the most (says nothing of demand)\n",
+               m->agent_id);
+        return;
+    }
+    for (int i = 0; i < m->nresources; i++)
+        if (strcmp(m->resources[i].name, name) == 0) {
+            printf("    %-32s asks %.2f/s\n", m->agent_id,
+                   m->resources[i].demand);
+            return;
+        }
+    printf("    %-32s %s\n", m->agent_id,
+           m->demand_partial ? "asks for the most (too many resources)"
+                             : "does not use it");
+}
+
 static void status(void)
 {
     qsort(agents, (size_t)nagents, sizeof(agents[0]), cmp_agents);
@@ -219,10 +241,16 @@ static void status(void)
             continue;
         printf("[%s] %d per %lld ms%s\n", rc->name, total,
                (long long)(rc->window_ns / RLC_MILLISECOND),
-               rc->split ? ", split" : ", each agent the full capacity");
+               !rc->split             ? ", each agent the full capacity"
+               : cfg->share_by_demand ? ", split by demand"
+                                      : ", split");
         for (int i = 0; i < nagents; i++) {
             int share = total;
 
+            if (rc->split && cfg->share_by_demand) {
+                print_demand(&agents[i].said, rc->name);
+                continue;
+            }
             if (rc->split)
                 share = total >= n ? total / n + (i < total % n ? 1 : 0) : 1;
             printf("    %-32s %d%s\n", agents[i].id, share,

@@ -128,10 +128,12 @@ typedef struct rlc_distributed_config {
     double recovery_factor;       /* 0 -> 1.1 */
     bool max_recovery;            /* default() sets true */
     const char *subject_prefix;   /* NULL -> "ratelimit" */
-    bool split;         /* capacity is the swarm's total, shared by agents */
-    int min_capacity;   /* no cut goes below it; 0 -> 1 */
-    int assumed_agents; /* split: agents counted at least, until the bus
-                           has been up for 3 heartbeats; 0 -> 1 */
+    bool split;           /* capacity is the swarm's total, shared by agents */
+    int min_capacity;     /* no cut goes below it; 0 -> 1 */
+    int assumed_agents;   /* split: agents counted at least, until the bus
+                             has been up for 3 heartbeats; 0 -> 1 */
+    bool split_by_demand; /* split: shares follow what each agent asks
+                             for (max-min fair); false: equal shares */
 } rlc_distributed_config;
 
 /*
@@ -225,6 +227,22 @@ RLC_EXPORT void rlc_bus_free(rlc_bus *b);
  * configured one with max_recovery). With split, the configured capacity
  * is the swarm's total: live agents (heartbeats on <prefix>.presence) hold
  * equal shares of it. Capacity callbacks run for every cut and recovery.
+ *
+ * split_by_demand: each heartbeat also says how many tokens per second the
+ * agent asked for lately, per resource, and the total is shared max-min
+ * fairly: an agent that asks for less than an equal share holds what it
+ * asks (a quarter more, and never below a tenth of an equal share, so it
+ * can start again at once); the rest is shared equally by the agents that
+ * ask for more; what nobody asks for is spread over all. An agent that
+ * found no token at once asks for at least an equal share and twice what
+ * it holds. What an agent asks for decays by half a heartbeat when it asks
+ * for less. Raising its own share waits a quarter heartbeat after saying
+ * so, while others lower theirs as soon as they hear, so the shares add up
+ * to at most the total as the swarm moves (given a bus faster than that).
+ * An agent that sends no demand (an older one) counts as asking for the
+ * most; one whose demand does not list a resource does not use it.
+ * The share is the bucket's capacity (a burst of floor(share) tokens per
+ * window, at least one) with the window stretched to the exact rate.
  *
  * Cold start (split): an agent that starts while the bus is down knows no
  * peers. Until the limiter has been connected for one full presence-expiry

@@ -100,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
                 "limited": sum(1 for a in arrivals if a[2] == 429),
                 "times": [a[0] for a in arrivals],
                 "statuses": [a[2] for a in arrivals],
+                "paths": [a[1] for a in arrivals],
             }
             self.reply(200, json.dumps(data).encode(),
                        [("Content-Type", "application/json")])
