@@ -62,9 +62,10 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
-def preloaded_rate(build, url, seconds=6.0):
-    """4 python agents under rlrun, scope = swarm, sharing 20/s: the rate
-    the API sees once they have heard each other (from 2.5 s on)."""
+def preloaded_rate(build, url, seconds=6.0, busy=4, idle=0, share="demand"):
+    """busy python agents under rlrun, scope = swarm, sharing 20/s with
+    idle ones (one request, then asleep): the rate of the busy ones the API
+    sees once they have heard each other (from 2.5 s on)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     api = subprocess.Popen([sys.executable, os.path.join(
         root, "tests", "servers", "api_server.py"), "--port", "0"],
@@ -72,21 +73,30 @@ def preloaded_rate(build, url, seconds=6.0):
     port = int(api.stdout.readline().split()[1])
     ini = "/tmp/rlc-bench-swarm-%d.ini" % os.getpid()
     with open(ini, "w") as f:
-        f.write("[limiter]\nnats_url = %s\n[api]\nhosts = 127.0.0.1\n"
-                "capacity = 20\nwindow = 1s\nscope = swarm\n" % url)
+        f.write("[limiter]\nnats_url = %s\nshare = %s\n[api]\n"
+                "hosts = 127.0.0.1\ncapacity = 20\nwindow = 1s\n"
+                "scope = swarm\n" % (url, share))
     code = ("import time, http.client\n"
             "c = http.client.HTTPConnection('127.0.0.1', %d)\n"
             "end = time.monotonic() + %f\n"
             "while time.monotonic() < end:\n"
             "    c.request('GET', '/b'); c.getresponse().read()\n"
             % (port, seconds))
+    asleep = ("import time, urllib.request\n"
+              "urllib.request.urlopen('http://127.0.0.1:%d/i').read()\n"
+              "time.sleep(%f)\n" % (port, seconds))
     procs = [subprocess.Popen([os.path.join(build, "rlrun"), "-c", ini,
                                "--", sys.executable, "-c", code])
-             for _ in range(4)]
+             for _ in range(busy)]
+    procs += [subprocess.Popen([os.path.join(build, "rlrun"), "-c", ini,
+                                "--", sys.executable, "-c", asleep])
+              for _ in range(idle)]
     for p in procs:
         p.wait(timeout=60)
     with urllib.request.urlopen("http://127.0.0.1:%d/stats" % port) as r:
-        times = json.load(r)["times"]
+        stats = json.load(r)
+    times = [t for t, path in zip(stats["times"], stats["paths"])
+             if path == "/b"]
     api.terminate()
     api.wait()
     os.unlink(ini)
@@ -139,6 +149,8 @@ def main():
         for a in agents:
             a.proc.wait(timeout=10)
         rate = preloaded_rate(build, url)
+        by_equal = preloaded_rate(build, url, busy=1, idle=3, share="equal")
+        by_demand = preloaded_rate(build, url, busy=1, idle=3)
     finally:
         nats.kill()
         nats.wait()
@@ -159,6 +171,12 @@ def main():
     print("%-44s %10.1f %10.3f %10s" % ("python http.client under rlrun, "
                                         "steady", rate, rate / 20,
                                         "0.95..1.05"))
+    print()
+    print("%-44s %10s %10s" % ("1 busy + 3 idle agents sharing 20/s",
+                               "busy req/s", "x 20/s"))
+    print("%-44s %10.1f %10.3f" % ("share = equal", by_equal, by_equal / 20))
+    print("%-44s %10.1f %10.3f" % ("share = demand", by_demand,
+                                   by_demand / 20))
 
 
 if __name__ == "__main__":
