@@ -185,7 +185,9 @@ static double total_rate(const struct dres *r)
  * of what is left, and the rest share what is left equally. If everyone
  * is given what they ask for, what is left is spread over all. Every agent
  * computes the same from the same heartbeats, so the parts add up to the
- * total. An agent that has not said yet that it uses r holds the floor.
+ * total. An agent that has not said yet that it uses r holds the floor,
+ * or while the bus is down (it cannot say) an equal share, as it would
+ * with equal shares.
  */
 static double demand_share(const dist_limiter *d, const struct dres *r)
 {
@@ -202,8 +204,8 @@ static double demand_share(const dist_limiter *d, const struct dres *r)
     while (!d->warm && n < d->assumed && n <= MAX_PEERS)
         asks[n++] = INFINITY;
     floor = total / n * DEMAND_FLOOR;
-    if (r->fresh)
-        return floor; /* the others do not know this agent uses r yet */
+    if (r->fresh) /* the others do not know this agent uses r yet */
+        return rlc_bus_connected(d->bus) ? floor : total / n;
     for (i = 0; i < n; i++)
         if (asks[i] < floor)
             asks[i] = floor;
@@ -283,17 +285,21 @@ static void share(const dist_limiter *d, const struct dres *r, int *cap,
 }
 
 /* Puts r's capacity (this agent's part) into the local bucket. mu held.
- * By demand, a share that moved by less than half a percent stays. */
+ * By demand, a share that grew by less than half a percent stays (one that
+ * shrank never does: others may count on it). */
 static void apply(dist_limiter *d, struct dres *r)
 {
     int cap;
     int64_t window;
 
     share(d, r, &cap, &window);
-    if (d->by_demand && cap == r->applied_cap &&
-        fabs((double)(window - r->applied_window)) <
-            0.005 * (double)r->applied_window)
-        return;
+    if (d->by_demand && r->applied_cap > 0) {
+        double now = (double)cap / (double)window,
+               was = (double)r->applied_cap / (double)r->applied_window;
+
+        if (now >= was && now < was * 1.005)
+            return;
+    }
     r->applied_cap = cap;
     r->applied_window = window;
     rlc_set_capacity(d->local, r->name, cap, window);
@@ -442,8 +448,10 @@ static bool take_demand(dist_limiter *d, struct peer *p,
     for (int i = 0; i < n && !moved; i++) {
         double was = peer_asks(p, now[i].r);
 
-        moved = was < 0 || fabs(was - now[i].rate) >
-                               DEMAND_RESHARE * fmax(was, now[i].rate);
+        /* Any rise counts (that peer takes it in a quarter heartbeat);
+         * a fall only beyond DEMAND_RESHARE. */
+        moved = was < 0 || now[i].rate > was ||
+                was - now[i].rate > DEMAND_RESHARE * was;
     }
     p->has_demand = m->has_demand;
     p->partial = m->demand_partial;
@@ -515,13 +523,22 @@ static void presence_of(const dist_limiter *d, bool leaving,
     m->leaving = leaving;
 }
 
-static void send_presence(dist_limiter *d, const rlc__presence_msg *m)
+/* Sends m; if its demand cannot be encoded (a name that is not UTF-8, or
+ * too long escaped), without demand, so that the agent is still heard (as
+ * asking for the most). Returns whether it was published. */
+static bool send_presence(dist_limiter *d, const rlc__presence_msg *m)
 {
     char buf[8192];
     int n = rlc__wire_encode_presence(m, buf, sizeof(buf));
 
-    if (n > 0)
-        rlc_bus_publish(d->bus, d->subj_presence, buf, (size_t)n);
+    if (n <= 0 && m->has_demand) {
+        rlc__presence_msg plain;
+
+        presence_of(d, m->leaving, &plain);
+        n = rlc__wire_encode_presence(&plain, buf, sizeof(buf));
+    }
+    return n > 0 &&
+           rlc_bus_publish(d->bus, d->subj_presence, buf, (size_t)n) == RLC_OK;
 }
 
 /* Agents that use r, this one and the assumed ones included. mu held. */
@@ -543,8 +560,9 @@ static int users_of(const dist_limiter *d, const struct dres *r)
  * takes effect here a quarter heartbeat after it is sent, so that the
  * others have lowered their shares by then; a fall at once. A resource new
  * here starts at the floor and asks for the most at its first heartbeat.
- * While the bus is down nobody hears, and what this agent holds rises no
- * further than an equal share.
+ * While the bus is down nobody hears: nothing rises, and the heartbeat
+ * (should it be sent later) says nothing of demand, which counts as asking
+ * for the most. The same when there are too many resources to say.
  */
 static void measure_demand(dist_limiter *d, int64_t now, rlc__presence_msg *m)
 {
@@ -563,7 +581,7 @@ static void measure_demand(dist_limiter *d, int64_t now, rlc__presence_msg *m)
 
         r->asked_seen = asked;
         r->held_seen = held;
-        if (!r->live || r->applied_window <= 0)
+        if (!r->live || r->applied_window <= 0 || (r->fresh && !up))
             continue;
         total = total_rate(r);
         mine = (double)r->applied_cap * 1e9 / (double)r->applied_window;
@@ -585,27 +603,37 @@ static void measure_demand(dist_limiter *d, int64_t now, rlc__presence_msg *m)
             apply(d, r);
         } else if (up) {
             r->raise_at = now + PRESENCE_INTERVAL / 4;
-        } else if (r->in_force < total / users_of(d, r)) {
-            r->in_force = fmin(want, total / users_of(d, r));
-            apply(d, r);
         }
-        if (m->nresources == RLC_PRESENCE_RESOURCES) {
-            /* Too many to say: say nothing, and count as asking for the
-             * most of everything (as an agent that never says). */
-            m->has_demand = false;
-            m->nresources = 0;
-            return;
-        }
+        if (m->nresources == RLC_PRESENCE_RESOURCES)
+            m->has_demand = false; /* too many to say */
+        if (!m->has_demand)
+            continue;
         snprintf(m->resources[m->nresources].name, RLC_RESOURCE_MAX, "%s",
                  r->name);
         /* Asking for the whole total is asking for the most. */
         m->resources[m->nresources++].demand = fmin(want, total);
     }
+    if (!up)
+        m->has_demand = false;
+    if (!m->has_demand)
+        m->nresources = 0;
 }
 
-/* Rises said a quarter heartbeat ago take effect (mu held). */
+/* A heartbeat that said a rise was not sent: the rises wait (mu held). */
+static void cancel_raises(dist_limiter *d)
+{
+    for (struct dres *r = first(d); r != NULL; r = r->next)
+        r->raise_at = 0;
+}
+
+/* Rises said a quarter heartbeat ago take effect (mu held), unless the bus
+ * went down since: the others may not have heard. */
 static void raise_due(dist_limiter *d, int64_t now)
 {
+    if (!rlc_bus_connected(d->bus)) {
+        cancel_raises(d);
+        return;
+    }
     for (struct dres *r = first(d); r != NULL; r = r->next)
         if (r->live && r->raise_at != 0 && now >= r->raise_at) {
             r->raise_at = 0;
@@ -731,8 +759,11 @@ static void tick(dist_limiter *d, int64_t now)
     if (!rlc_bus_connected(d->bus))
         d->was_connected = false;
     pthread_mutex_unlock(&d->mu);
-    if (beat)
-        send_presence(d, &m);
+    if (beat && !send_presence(d, &m) && d->by_demand) {
+        pthread_mutex_lock(&d->mu);
+        cancel_raises(d);
+        pthread_mutex_unlock(&d->mu);
+    }
     for (int i = 0; i < ndone; i++) {
         publish_update(d, d->subj_recovery, done[i].name, "recovery",
                        done[i].capacity, NULL, 0);

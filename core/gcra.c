@@ -90,7 +90,7 @@ int64_t rlc__gcra_next_due(const rlc__gcra *g, uint64_t consumed)
         return g->origin;
     /* Smallest e with e * C >= need * W. */
     e = (need * g->window + g->cap - 1) / g->cap;
-    if (e > INT64_MAX - g->origin)
+    if ((i128)g->origin + e > INT64_MAX)
         return INT64_MAX;
     return g->origin + (int64_t)e;
 }
@@ -119,7 +119,9 @@ uint64_t rlc__gcra_convert(const rlc__gcra *from, uint64_t consumed,
     /* The part of the next token grown so far, rem / W of one, is kept:
      * the origin goes back by as much of the new interval W' / C', so a
      * bucket whose parameters change often still fills. back < W' / C',
-     * so S'(now) is exactly C'. */
+     * so S'(now) is exactly C'. Never before the old origin, though: a
+     * part of a token is dropped rather than the origin put before any
+     * time this bucket has known. */
     {
         unsigned __int128 rem = (unsigned __int128)elapsed(from, now) *
                                 (uint64_t)from->cap % (uint64_t)from->window;
@@ -127,7 +129,9 @@ uint64_t rlc__gcra_convert(const rlc__gcra *from, uint64_t consumed,
             rem * (uint64_t)to->window /
             ((unsigned __int128)(uint64_t)from->window * (uint64_t)to->cap);
 
-        to->origin = now - (int64_t)back;
+        int64_t e = elapsed(from, now);
+
+        to->origin = now - (back < (unsigned __int128)e ? (int64_t)back : e);
     }
     /* At the new origin S = C', so N' = C' - available. */
     return (uint64_t)(to->cap - avail);

@@ -659,6 +659,134 @@ static void test_distributed_demand_is_max_min_fair(void **state)
     rlc_bus_free(&h->base);
 }
 
+/* Both idle, then the bus goes down and both get busy: nobody hears the
+ * other ask for more, so neither share rises. */
+static void test_distributed_demand_outage_raises_nothing(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+
+    (void)state;
+    ag[0] = agent_by_demand(&h->base, "a");
+    ag[1] = agent_by_demand(&h->base, "b");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 100, RLC_SECOND),
+                         RLC_OK);
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+    }
+    h->up = false;
+    for (int step = 0; step < 80; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+    }
+    /* Back: they say so, and share equally. */
+    h->up = true;
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+    }
+    assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
+    assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+/* More resources than a heartbeat can say, and one whose name cannot be
+ * said (not UTF-8): the agent still beats, asking for the most of each,
+ * and every resource is shared, none stuck at the floor. */
+static void test_distributed_demand_what_cannot_be_said(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+    char name[32];
+
+    (void)state;
+    ag[0] = agent_by_demand(&h->base, "a");
+    ag[1] = agent_by_demand(&h->base, "b");
+    for (int k = 0; k < 40; k++) {
+        snprintf(name, sizeof(name), "r%02d", k);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(rlc_set_capacity(ag[i], name, 100, RLC_SECOND),
+                             RLC_OK);
+    }
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        for (int k = 0; k < 40; k++) {
+            snprintf(name, sizeof(name), "r%02d", k);
+            take_all(ag[0], name);
+            take_all(ag[1], name);
+        }
+    }
+    for (int k = 0; k < 40; k++) {
+        snprintf(name, sizeof(name), "r%02d", k);
+        assert_true(fabs(share_rate(ag[0], name) - 50) < 1);
+        assert_true(fabs(share_rate(ag[1], name) - 50) < 1);
+    }
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+
+    ag[0] = agent_by_demand(&h->base, "c");
+    ag[1] = agent_by_demand(&h->base, "d");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rlc_set_capacity(ag[i], "api", 100, RLC_SECOND),
+                         RLC_OK);
+        assert_int_equal(rlc_set_capacity(ag[i], "x\xff", 100, RLC_SECOND),
+                         RLC_OK);
+    }
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                    100.5);
+    }
+    assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
+/* A peer that asks for a little more is heard at once, however little:
+ * it takes its rise a quarter heartbeat later. */
+static void test_distributed_demand_small_rise_is_heard(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *a;
+    const char *p1 = "{\"agent_id\":\"p\",\"interval_ms\":1000,"
+                     "\"demand\":{\"api\":10.15}}";
+    const char *p2 = "{\"agent_id\":\"p\",\"interval_ms\":1000,"
+                     "\"demand\":{\"api\":10.30}}";
+
+    (void)state;
+    a = agent_by_demand(&h->base, "a");
+    assert_int_equal(rlc_set_capacity(a, "api", 100, RLC_SECOND), RLC_OK);
+    for (int step = 0; step < 40; step++) {
+        publish_presence(&h->base, step < 20 ? p1 : p2);
+        advance(&a, 1, RLC_SECOND / 4);
+        deliver(h);
+        take_all(a, "api");
+        if (step == 19)
+            assert_true(share_rate(a, "api") <= 100 - 10.15 + 1e-6);
+    }
+    assert_true(share_rate(a, "api") <= 100 - 10.30 + 1e-6);
+    assert_true(share_rate(a, "api") >= 100 - 10.30 - 0.5);
+    rlc_free(a);
+    rlc_bus_free(&h->base);
+}
+
 /* Fewer tokens than agents: each gets one token per longer window. */
 static void test_distributed_split_below_one_token_each(void **state)
 {
@@ -939,6 +1067,12 @@ int main(void)
         cmocka_unit_test_setup(
             test_distributed_demand_idle_share_goes_to_the_busy, setup),
         cmocka_unit_test_setup(test_distributed_demand_is_max_min_fair, setup),
+        cmocka_unit_test_setup(test_distributed_demand_outage_raises_nothing,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_demand_what_cannot_be_said,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_demand_small_rise_is_heard,
+                               setup),
         cmocka_unit_test_setup(test_distributed_outage_freezes_shares, setup),
         cmocka_unit_test_setup(test_distributed_flood_of_cuts, setup),
         cmocka_unit_test_setup(test_distributed_split_assumes_agents_until_warm,

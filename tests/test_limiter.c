@@ -371,6 +371,19 @@ static void test_limiter_a_change_keeps_the_part_of_a_token_grown(void **state)
             taken++;
     }
     assert_int_equal(taken, 5);
+
+    /* A new interval longer than the time the bucket has known: the part
+     * kept never puts its origin before the old one (the clock is at
+     * 1000 s; 1 per 2 h is a 7200 s interval), and the bucket lives on. */
+    assert_int_equal(rlc_set_capacity(l, "c", 10, (60 * RLC_MINUTE)), RLC_OK);
+    while (rlc_try_acquire(l, "c"))
+        ;
+    advance(l, 300 * RLC_SECOND); /* 0.83 of a token at 10/h */
+    assert_int_equal(rlc_set_capacity(l, "c", 1, 2 * (60 * RLC_MINUTE)),
+                     RLC_OK);
+    assert_int_equal(available(l, "c"), 0);
+    advance(l, 2 * (60 * RLC_MINUTE));
+    assert_int_equal(available(l, "c"), 1);
 }
 
 static void test_limiter_release_returns_a_token_never_above_total(void **s)

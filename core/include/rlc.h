@@ -238,7 +238,8 @@ RLC_EXPORT void rlc_bus_free(rlc_bus *b);
  * it holds. What an agent asks for decays by half a heartbeat when it asks
  * for less. Raising its own share waits a quarter heartbeat after saying
  * so, while others lower theirs as soon as they hear, so the shares add up
- * to at most the total as the swarm moves (given a bus faster than that).
+ * to at most the total as the swarm moves (given a bus faster than that);
+ * while the bus is down no share rises.
  * An agent that sends no demand (an older one) counts as asking for the
  * most; one whose demand does not list a resource does not use it.
  * The share is the bucket's capacity (a burst of floor(share) tokens per
