@@ -110,6 +110,7 @@ typedef struct dist_limiter {
 
     int64_t next_presence; /* when the next heartbeat is due */
     int64_t last_beat;     /* when the last one was sent, 0: none yet */
+    bool announced;        /* a heartbeat was published once */
     bool was_connected;    /* the bus, at the last tick */
     int64_t up_since;      /* since when, if it was */
     bool warm;             /* up a whole expiry period once: live agents
@@ -185,9 +186,9 @@ static double total_rate(const struct dres *r)
  * of what is left, and the rest share what is left equally. If everyone
  * is given what they ask for, what is left is spread over all. Every agent
  * computes the same from the same heartbeats, so the parts add up to the
- * total. An agent that has not said yet that it uses r holds the floor,
- * or while the bus is down (it cannot say) an equal share, as it would
- * with equal shares.
+ * total. An agent that has not said yet that it uses r holds the floor
+ * (an equal share when it has never been heard and the bus is down: a cold
+ * start, as with equal shares).
  */
 static double demand_share(const dist_limiter *d, const struct dres *r)
 {
@@ -204,8 +205,11 @@ static double demand_share(const dist_limiter *d, const struct dres *r)
     while (!d->warm && n < d->assumed && n <= MAX_PEERS)
         asks[n++] = INFINITY;
     floor = total / n * DEMAND_FLOOR;
-    if (r->fresh) /* the others do not know this agent uses r yet */
-        return rlc_bus_connected(d->bus) ? floor : total / n;
+    /* The others do not know this agent uses r yet; before it has been
+     * heard at all, while the bus is down, it is cold-started as with
+     * equal shares. */
+    if (r->fresh)
+        return !d->announced && !rlc_bus_connected(d->bus) ? total / n : floor;
     for (i = 0; i < n; i++)
         if (asks[i] < floor)
             asks[i] = floor;
@@ -595,7 +599,10 @@ static void measure_demand(dist_limiter *d, int64_t now, rlc__presence_msg *m)
             want = rate * DEMAND_HEADROOM;
         if (!r->fresh && !isinf(r->said) && want < r->said * DEMAND_DECAY)
             want = r->said * DEMAND_DECAY;
-        r->fresh = false;
+        if (r->fresh) {
+            r->fresh = false;
+            apply(d, r); /* from a cold start's share to the floor */
+        }
         r->said = want;
         r->raise_at = 0;
         if (want <= r->in_force) {
@@ -759,9 +766,14 @@ static void tick(dist_limiter *d, int64_t now)
     if (!rlc_bus_connected(d->bus))
         d->was_connected = false;
     pthread_mutex_unlock(&d->mu);
-    if (beat && !send_presence(d, &m) && d->by_demand) {
+    if (beat) {
+        bool sent = send_presence(d, &m);
+
         pthread_mutex_lock(&d->mu);
-        cancel_raises(d);
+        if (sent && rlc_bus_connected(d->bus))
+            d->announced = true;
+        else if (d->by_demand)
+            cancel_raises(d);
         pthread_mutex_unlock(&d->mu);
     }
     for (int i = 0; i < ndone; i++) {

@@ -58,6 +58,7 @@ typedef struct held_bus {
     struct held_msg *queue;
     int nqueue;
     bool up;
+    bool fail; /* publish fails though connected */
 } held_bus;
 
 static rlc_status held_publish(rlc_bus *b, const char *subject,
@@ -66,7 +67,7 @@ static rlc_status held_publish(rlc_bus *b, const char *subject,
     held_bus *h = (held_bus *)b;
     struct held_msg *m;
 
-    if (!h->up || len > sizeof(m->data))
+    if (!h->up || h->fail || len > sizeof(m->data))
         return RLC_EBUS;
     h->queue = realloc(h->queue, sizeof(*m) * (size_t)(h->nqueue + 1));
     m = &h->queue[h->nqueue++];
@@ -702,6 +703,61 @@ static void test_distributed_demand_outage_raises_nothing(void **state)
     rlc_bus_free(&h->base);
 }
 
+/* A resource an agent starts using while the bus is down: the others do
+ * not count it as a user, so it holds the floor (a tenth of an equal
+ * share) until its heartbeat is heard, and a heartbeat that fails to go
+ * out raises nothing. */
+static void test_distributed_demand_new_use_in_an_outage(void **state)
+{
+    held_bus *h = held_bus_new();
+    rlc_limiter *ag[2];
+
+    (void)state;
+    ag[0] = agent_by_demand(&h->base, "a");
+    ag[1] = agent_by_demand(&h->base, "b");
+    assert_int_equal(rlc_set_capacity(ag[0], "api", 100, RLC_SECOND), RLC_OK);
+    assert_int_equal(rlc_set_capacity(ag[1], "other", 100, RLC_SECOND), RLC_OK);
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+    }
+    assert_true(share_rate(ag[0], "api") > 99);
+    h->up = false;
+    assert_int_equal(rlc_set_capacity(ag[1], "api", 100, RLC_SECOND), RLC_OK);
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+        assert_true(share_rate(ag[1], "api") <= 5.01);
+    }
+    /* (for less than the three heartbeats after which peers unheard are
+     * gone: then each would hold it all, as with equal shares) */
+    h->up = true;
+    h->fail = true;
+    for (int step = 0; step < 16; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+        assert_true(share_rate(ag[1], "api") <= 5.01);
+    }
+    /* Heard at last: they share. */
+    h->fail = false;
+    for (int step = 0; step < 40; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        take_all(ag[0], "api");
+        take_all(ag[1], "api");
+    }
+    assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
+    assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
+    rlc_free(ag[0]);
+    rlc_free(ag[1]);
+    rlc_bus_free(&h->base);
+}
+
 /* More resources than a heartbeat can say, and one whose name cannot be
  * said (not UTF-8): the agent still beats, asking for the most of each,
  * and every resource is shared, none stuck at the floor. */
@@ -1070,6 +1126,8 @@ int main(void)
         cmocka_unit_test_setup(test_distributed_demand_outage_raises_nothing,
                                setup),
         cmocka_unit_test_setup(test_distributed_demand_what_cannot_be_said,
+                               setup),
+        cmocka_unit_test_setup(test_distributed_demand_new_use_in_an_outage,
                                setup),
         cmocka_unit_test_setup(test_distributed_demand_small_rise_is_heard,
                                setup),

@@ -239,7 +239,10 @@ RLC_EXPORT void rlc_bus_free(rlc_bus *b);
  * for less. Raising its own share waits a quarter heartbeat after saying
  * so, while others lower theirs as soon as they hear, so the shares add up
  * to at most the total as the swarm moves (given a bus faster than that);
- * while the bus is down no share rises.
+ * while the bus is down no share rises. A resource an agent starts using
+ * holds the floor until a heartbeat naming it has gone out (the one time
+ * the shares may pass the total, by that floor), or an equal share if the
+ * agent has never been heard and the bus is down (a cold start).
  * An agent that sends no demand (an older one) counts as asking for the
  * most; one whose demand does not list a resource does not use it.
  * The share is the bucket's capacity (a burst of floor(share) tokens per
