@@ -54,6 +54,11 @@ bool rlc_bus_connected(const rlc_bus *b)
     return b != NULL && b->ops->connected(b);
 }
 
+uint64_t rlc__bus_losses(const rlc_bus *b)
+{
+    return b != NULL && b->ops->losses != NULL ? b->ops->losses(b) : 0;
+}
+
 void rlc_bus_free(rlc_bus *b)
 {
     if (b != NULL)

@@ -41,6 +41,8 @@ typedef struct rlc__bus_ops {
      * (see rlc__bus_unsubscribe for the one exception). */
     void (*unsubscribe)(rlc_bus *b, rlc__bus_sub *s);
     bool (*connected)(const rlc_bus *b);
+    /* Connections lost so far; may be NULL (a bus that is never lost). */
+    uint64_t (*losses)(const rlc_bus *b);
     /* Copies the last error's text into buf; false when there is none.
      * May be NULL (a bus that cannot fail). */
     bool (*last_error)(const rlc_bus *b, char *buf, size_t len);
@@ -50,6 +52,10 @@ typedef struct rlc__bus_ops {
 struct rlc_bus {
     const rlc__bus_ops *ops;
 };
+
+/* How many times b has lost its connection (0 for a bus that cannot): a
+ * message published before a change may not have been delivered. */
+uint64_t rlc__bus_losses(const rlc_bus *b);
 
 /*
  * rlc__bus_subscribe - call fn(subject, data, len, arg) for every message

@@ -64,7 +64,8 @@ typedef struct nbus {
     natsConnection *nc;
     natsOptions *opts;
     _Atomic int state;
-    atomic_bool full; /* nats's reconnect buffer overflowed */
+    atomic_bool full;        /* nats's reconnect buffer overflowed */
+    _Atomic uint64_t losses; /* disconnections so far */
     int64_t wait_ms, max_ms;
     _Atomic uint64_t rng;
 
@@ -154,6 +155,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
     nbus *b = closure;
 
     (void)nc;
+    atomic_fetch_add(&b->losses, 1);
     atomic_store(&b->state, ST_DOWN);
 }
 
@@ -431,6 +433,11 @@ static void nats_unsubscribe(rlc_bus *bus, rlc__bus_sub *sub)
     sweep(b);
 }
 
+static uint64_t nats_losses(const rlc_bus *bus)
+{
+    return atomic_load(&((const nbus *)bus)->losses);
+}
+
 static bool nats_connected(const rlc_bus *bus)
 {
     const nbus *b = (const nbus *)bus;
@@ -509,6 +516,7 @@ static const rlc__bus_ops nats_ops = {
     .subscribe = nats_subscribe,
     .unsubscribe = nats_unsubscribe,
     .connected = nats_connected,
+    .losses = nats_losses,
     .last_error = nats_last_error,
     .destroy = nats_destroy,
 };

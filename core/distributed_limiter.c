@@ -111,6 +111,7 @@ typedef struct dist_limiter {
     int64_t next_presence; /* when the next heartbeat is due */
     int64_t last_beat;     /* when the last one was sent, 0: none yet */
     bool announced;        /* a heartbeat was published once */
+    uint64_t beat_losses;  /* the bus's losses when it was measured */
     bool was_connected;    /* the bus, at the last tick */
     int64_t up_since;      /* since when, if it was */
     bool warm;             /* up a whole expiry period once: live agents
@@ -634,10 +635,11 @@ static void cancel_raises(dist_limiter *d)
 }
 
 /* Rises said a quarter heartbeat ago take effect (mu held), unless the bus
- * went down since: the others may not have heard. */
+ * is down or was lost since: the others may not have heard. */
 static void raise_due(dist_limiter *d, int64_t now)
 {
-    if (!rlc_bus_connected(d->bus)) {
+    if (!rlc_bus_connected(d->bus) ||
+        rlc__bus_losses(d->bus) != d->beat_losses) {
         cancel_raises(d);
         return;
     }
@@ -702,8 +704,10 @@ static void tick(dist_limiter *d, int64_t now)
         d->next_presence = now + PRESENCE_INTERVAL;
         beat = true;
         presence_of(d, false, &m);
-        if (d->by_demand)
+        if (d->by_demand) {
+            d->beat_losses = rlc__bus_losses(d->bus);
             measure_demand(d, now, &m);
+        }
         d->last_beat = now;
     }
     for (struct dres *r = first(d); r != NULL; r = r->next) {
