@@ -54,7 +54,7 @@ endif
 
 CORE_SRC = core/status.c core/gcra.c core/wait.c core/cancel.c \
            core/bucket.c core/limiter.c core/memory_limiter.c \
-           core/distributed_limiter.c
+           core/distributed_limiter.c core/fair_share.c
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 .DEFAULT_GOAL := all

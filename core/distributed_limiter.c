@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "fair_share.h"
 #include "internal.h"
 #include "wire.h"
 
@@ -35,7 +36,6 @@
 #define PAUSE_MAX (60 * RLC_MINUTE) /* a pause heard is cut to this */
 #define PAUSE_JITTER_MAX RLC_SECOND
 
-#define DEMAND_FLOOR 0.1     /* of an equal share, held by an idle agent */
 #define DEMAND_HEADROOM 1.25 /* on the rate an unhindered agent asked for */
 #define DEMAND_DECAY 0.5     /* per heartbeat, when it asks for less */
 #define DEMAND_RESHARE 0.01  /* a peer's change that moves shares */
@@ -165,13 +165,6 @@ static double peer_asks(const struct peer *p, const struct dres *r)
     return p->partial ? INFINITY : -1;
 }
 
-static int cmp_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 /* r's total in tokens per second. */
 static double total_rate(const struct dres *r)
 {
@@ -182,7 +175,7 @@ static double total_rate(const struct dres *r)
  * This agent's part of r by demand, tokens per second (mu held): max-min
  * fair, by water-filling. Every agent that uses r (and, before the swarm
  * is known, the assumed ones not heard of, asking for the most) asks for
- * at least DEMAND_FLOOR of an equal share; in increasing order of what
+ * at least RLC__DEMAND_FLOOR of an equal share; in increasing order of what
  * they ask for, each is given it while it is no more than an equal share
  * of what is left, and the rest share what is left equally. If everyone
  * is given what they ask for, what is left is spread over all. Every agent
@@ -193,7 +186,7 @@ static double total_rate(const struct dres *r)
  */
 static double demand_share(const dist_limiter *d, const struct dres *r)
 {
-    double asks[MAX_PEERS + 1], total = total_rate(r), floor, mine, left;
+    double asks[MAX_PEERS + 1], total = total_rate(r);
     int n = 0, i;
 
     asks[n++] = r->in_force;
@@ -205,26 +198,14 @@ static double demand_share(const dist_limiter *d, const struct dres *r)
     }
     while (!d->warm && n < d->assumed && n <= MAX_PEERS)
         asks[n++] = INFINITY;
-    floor = total / n * DEMAND_FLOOR;
     /* The others do not know this agent uses r yet; before it has been
      * heard at all, while the bus is down, it is cold-started as with
      * equal shares. */
     if (r->fresh)
-        return !d->announced && !rlc_bus_connected(d->bus) ? total / n : floor;
-    for (i = 0; i < n; i++)
-        if (asks[i] < floor)
-            asks[i] = floor;
-    mine = asks[0];
-    qsort(asks, (size_t)n, sizeof(asks[0]), cmp_doubles);
-    left = total;
-    for (i = 0; i < n; i++) {
-        if (asks[i] > left / (n - i))
-            break;
-        left -= asks[i];
-    }
-    if (i == n)
-        return mine + left / n;
-    return mine < left / (n - i) ? mine : left / (n - i);
+        return !d->announced && !rlc_bus_connected(d->bus)
+                   ? total / n
+                   : total / n * RLC__DEMAND_FLOOR;
+    return rlc__fair_share(asks, n, total, r->in_force);
 }
 
 /* The bucket for a share of rate tokens per second: floor(share) tokens

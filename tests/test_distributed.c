@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "bus.h"
+#include "fair_share.h"
 #include "rlc.h"
 #include "wire.h"
 
@@ -545,6 +546,34 @@ static void test_distributed_split_shares_among_live_agents(void **state)
     rlc_free(ag[0]);
     rlc_free(ag[1]);
     rlc_bus_free(&h->base);
+}
+
+/* The water-filling itself: what each gets, and that it adds up. */
+static void test_distributed_fair_share_adds_up(void **state)
+{
+    const double asks[] = {10, 30, INFINITY}, few[] = {1, 2};
+    const double big[] = {80, 10, INFINITY, INFINITY};
+    double w[4], sum = 0;
+
+    (void)state;
+    memcpy(w, asks, sizeof(asks));
+    assert_true(fabs(rlc__fair_share(w, 3, 100, INFINITY) - 60) < 1e-9);
+    memcpy(w, asks, sizeof(asks));
+    assert_true(fabs(rlc__fair_share(w, 3, 100, 10) - 10) < 1e-9);
+    memcpy(w, asks, sizeof(asks));
+    assert_true(fabs(rlc__fair_share(w, 3, 100, 30) - 30) < 1e-9);
+    /* All asking less than there is: floors (5 each), then the rest
+     * spread over all. */
+    memcpy(w, few, sizeof(few));
+    assert_true(fabs(rlc__fair_share(w, 2, 100, 1) - 50) < 1e-9);
+    /* 10 is given, 80 is above an equal share of what is left (30). */
+    for (int i = 0; i < 4; i++) {
+        memcpy(w, big, sizeof(big));
+        sum += rlc__fair_share(w, 4, 100, big[i]);
+    }
+    assert_true(fabs(sum - 100) < 1e-9);
+    memcpy(w, big, sizeof(big));
+    assert_true(fabs(rlc__fair_share(w, 4, 100, 80) - 30) < 1e-9);
 }
 
 /*
@@ -1168,6 +1197,7 @@ int main(void)
                                setup),
         cmocka_unit_test_setup(test_distributed_split_below_one_token_each,
                                setup),
+        cmocka_unit_test(test_distributed_fair_share_adds_up),
         cmocka_unit_test_setup(
             test_distributed_demand_idle_share_goes_to_the_busy, setup),
         cmocka_unit_test_setup(test_distributed_demand_is_max_min_fair, setup),

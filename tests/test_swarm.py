@@ -353,14 +353,19 @@ class Preloaded(SwarmTest):
             status = subprocess.run([RLCTL, "-c", ini, "status"],
                                     capture_output=True, text=True,
                                     timeout=30)
-            if re.search(r"asks [01]\.\d\d/s", status.stdout):
+            if re.search(r"asks [01]\.\d\d/s, fair share", status.stdout):
                 break
         errs = [p.communicate(timeout=60)[1] for p in (busy, idle)]
         for p, err in zip((busy, idle), errs):
             self.assertEqual(p.returncode, 0, err)
         self.assertIn("2 live agents", status.stdout)
         self.assertIn("split by demand", status.stdout)
-        self.assertRegex(status.stdout, r"asks [01]\.\d\d/s")
+        # what each asks for, and the split the agents compute from it:
+        # the idle one what it asks, the busy one the rest
+        self.assertRegex(status.stdout,
+                         r"asks [01]\.\d\d/s, fair share [01]\.\d\d/s")
+        self.assertRegex(status.stdout, r"asks (for the most|\d+\.\d\d/s), "
+                                        r"fair share 1[89]\.\d\d/s")
         times = [t for t, path in zip(self.api.stats()["times"],
                                       self.api.stats()["paths"])
                  if path == "/s"]

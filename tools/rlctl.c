@@ -8,6 +8,7 @@
  * resources and their capacities) and only listens: it never publishes,
  * so it is not counted as an agent.
  */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "fair_share.h"
 #include "wire.h"
 
 #define MAX_AGENTS 1024
@@ -209,23 +211,48 @@ static int cmp_agents(const void *a, const void *b)
     return strcmp(((const struct agent *)a)->id, ((const struct agent *)b)->id);
 }
 
-/* With share = demand: what an agent last said it asks for of name. */
-static void print_demand(const rlc__presence_msg *m, const char *name)
+/* What m says its agent asks for of name, tokens per second: INFINITY for
+ * the most, -1 when it does not use it (as the agents judge). */
+static double asks_of(const rlc__presence_msg *m, const char *name)
 {
-    if (!m->has_demand) {
-        printf("    %-32s asks for the most (says nothing of demand)\n",
-               m->agent_id);
-        return;
-    }
+    if (!m->has_demand)
+        return INFINITY;
     for (int i = 0; i < m->nresources; i++)
-        if (strcmp(m->resources[i].name, name) == 0) {
-            printf("    %-32s asks %.2f/s\n", m->agent_id,
-                   m->resources[i].demand);
-            return;
+        if (strcmp(m->resources[i].name, name) == 0)
+            return m->resources[i].demand;
+    return m->demand_partial ? INFINITY : -1;
+}
+
+/* With share = demand: what each agent asks for of rc, and the share the
+ * agents compute from that (rlc__fair_share) for a total of `total`. */
+static void print_demand(const rlc_resource_config *rc, int total)
+{
+    double rate = (double)total * 1e9 / (double)rc->window_ns;
+    static double all[MAX_AGENTS], work[MAX_AGENTS];
+    int users = 0;
+
+    for (int i = 0; i < nagents; i++) {
+        double a = asks_of(&agents[i].said, rc->name);
+
+        if (a >= 0)
+            all[users++] = a;
+    }
+    for (int i = 0; i < nagents; i++) {
+        double a = asks_of(&agents[i].said, rc->name), share;
+        char asked[48];
+
+        if (a < 0) {
+            printf("    %-32s does not use it\n", agents[i].id);
+            continue;
         }
-    printf("    %-32s %s\n", m->agent_id,
-           m->demand_partial ? "asks for the most (too many resources)"
-                             : "does not use it");
+        memcpy(work, all, sizeof(all[0]) * (size_t)users);
+        share = rlc__fair_share(work, users, rate, a);
+        if (isinf(a))
+            snprintf(asked, sizeof(asked), "asks for the most");
+        else
+            snprintf(asked, sizeof(asked), "asks %.2f/s", a);
+        printf("    %-32s %s, fair share %.2f/s\n", agents[i].id, asked, share);
+    }
 }
 
 static void status(void)
@@ -244,13 +271,13 @@ static void status(void)
                !rc->split             ? ", each agent the full capacity"
                : cfg->share_by_demand ? ", split by demand"
                                       : ", split");
+        if (rc->split && cfg->share_by_demand) {
+            print_demand(rc, total);
+            continue;
+        }
         for (int i = 0; i < nagents; i++) {
             int share = total;
 
-            if (rc->split && cfg->share_by_demand) {
-                print_demand(&agents[i].said, rc->name);
-                continue;
-            }
             if (rc->split)
                 share = total >= n ? total / n + (i < total % n ? 1 : 0) : 1;
             printf("    %-32s %d%s\n", agents[i].id, share,
