@@ -338,42 +338,48 @@ class Preloaded(SwarmTest):
 
     def test_an_idle_agents_share_goes_to_the_busy_one(self):
         ini = self.ini(20)  # share = demand, the default
-        busy = self.run_agents(ini, 1, 6.0)[0]
-        # one request to join the swarm, then nothing for 6 s
+        # an idle agent: one request to join the swarm, then nothing until
+        # its stdin closes
         idle = subprocess.Popen(
             [RLRUN_BIN, "-c", ini, "--", sys.executable, "-c",
-             "import time, urllib.request\n"
+             "import sys, urllib.request\n"
              "urllib.request.urlopen('%s/idle').read()\n"
-             "time.sleep(6.0)\n" % self.api.url],
-            stderr=subprocess.PIPE, text=True)
-        # the idle one asks for the most at its first heartbeat, then for
-        # what it used (a quarter more), decaying by half a heartbeat
-        time.sleep(1.5)
-        for _ in range(3):
+             "sys.stdin.read()\n" % self.api.url],
+            stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(wait_until(
+            lambda: "/idle" in self.api.stats()["paths"], timeout=20))
+        busy = self.run_agents(ini, 1, 7.0)[0]
+        # rlctl status: what each asks for, and the split the agents
+        # compute from it: the idle one what it asks (what it used, a
+        # quarter more, decaying by half a heartbeat), the busy one the rest
+        idle_line = r"asks [01]\.\d\d/s, fair share [01]\.\d\d/s"
+        busy_line = (r"asks (for the most|\d+\.\d\d/s), "
+                     r"fair share 1[89]\.\d\d/s")
+        deadline = time.monotonic() + 6.0
+        while True:
             status = subprocess.run([RLCTL, "-c", ini, "status"],
                                     capture_output=True, text=True,
                                     timeout=30)
-            if re.search(r"asks [01]\.\d\d/s, fair share", status.stdout):
+            if (re.search(idle_line, status.stdout) and
+                    re.search(busy_line, status.stdout) or
+                    time.monotonic() > deadline):
                 break
-        errs = [p.communicate(timeout=60)[1] for p in (busy, idle)]
-        for p, err in zip((busy, idle), errs):
-            self.assertEqual(p.returncode, 0, err)
+        busy_err = busy.communicate(timeout=60)[1]
+        idle_err = idle.communicate("", timeout=30)[1]
+        self.assertEqual(busy.returncode, 0, busy_err)
+        self.assertEqual(idle.returncode, 0, idle_err)
         self.assertIn("2 live agents", status.stdout)
         self.assertIn("split by demand", status.stdout)
-        # what each asks for, and the split the agents compute from it:
-        # the idle one what it asks, the busy one the rest
-        self.assertRegex(status.stdout,
-                         r"asks [01]\.\d\d/s, fair share [01]\.\d\d/s")
-        self.assertRegex(status.stdout, r"asks (for the most|\d+\.\d\d/s), "
-                                        r"fair share 1[89]\.\d\d/s")
+        self.assertRegex(status.stdout, idle_line)
+        self.assertRegex(status.stdout, busy_line)
         times = [t for t, path in zip(self.api.stats()["times"],
                                       self.api.stats()["paths"])
                  if path == "/s"]
         t0 = times[0]
         # equal shares would hold the busy agent to 10/s; by demand it has
-        # all but the idle one's floor (a tenth of an equal share, 1/s)
-        steady = [t for t in times if 2.5 <= t - t0 <= 5.5]
-        rate = len(steady) / 3.0
+        # all but what the idle one asks for (about 1/s)
+        steady = [t for t in times if 3.0 <= t - t0 <= 6.5]
+        rate = len(steady) / 3.5
         self.assertGreater(rate, 16.0, "%.1f/s" % rate)
         self.assertLess(rate, 20 * 1.1, "%.1f/s" % rate)
 
