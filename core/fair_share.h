@@ -7,8 +7,8 @@
 #ifndef RLC_FAIR_SHARE_H
 #define RLC_FAIR_SHARE_H
 
-#define RLC__DEMAND_FLOOR 0.1 /* of an equal share: what an idle agent holds   \
-                               */
+/* Of an equal share: what an idle agent holds. */
+#define RLC__DEMAND_FLOOR 0.1
 
 /*
  * rlc__fair_share - the share of total that an agent asking `ask` gets
