@@ -252,6 +252,28 @@ static int take_all(rlc_limiter *l, const char *r)
     return n;
 }
 
+/* count steps of 125 ms for agents ag[0] and ag[1], heartbeats delivered
+ * after each: the agents in the busy mask take every token of "api" they
+ * have; with most > 0, their shares must add up to at most most. */
+static void steps(held_bus *h, rlc_limiter **ag, int count, unsigned busy,
+                  double most)
+{
+    for (int step = 0; step < count; step++) {
+        advance(ag, 2, RLC_SECOND / 8);
+        deliver(h);
+        for (int i = 0; i < 2; i++)
+            if (busy & (1u << i))
+                take_all(ag[i], "api");
+        if (most > 0)
+            assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
+                        most);
+    }
+}
+
+#define A_BUSY 1u
+#define B_BUSY 2u
+#define BOTH_BUSY 3u
+
 static void publish_presence(rlc_bus *bus, const char *json)
 {
     assert_int_equal(
@@ -709,29 +731,12 @@ static void test_distributed_demand_outage_raises_nothing(void **state)
     for (int i = 0; i < 2; i++)
         assert_int_equal(rlc_set_capacity(ag[i], "api", 100, RLC_SECOND),
                          RLC_OK);
-    for (int step = 0; step < 40; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-    }
+    steps(h, ag, 40, 0, 0);
     h->up = false;
-    for (int step = 0; step < 80; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-        take_all(ag[1], "api");
-        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
-                    100.5);
-    }
+    steps(h, ag, 80, BOTH_BUSY, 100.5);
     /* Back: they say so, and share equally. */
     h->up = true;
-    for (int step = 0; step < 40; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-        take_all(ag[1], "api");
-        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
-                    100.5);
-    }
+    steps(h, ag, 40, BOTH_BUSY, 100.5);
     assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
     assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
     rlc_free(ag[0]);
@@ -753,11 +758,7 @@ static void test_distributed_demand_new_use_in_an_outage(void **state)
     ag[1] = agent_by_demand(&h->base, "b");
     assert_int_equal(rlc_set_capacity(ag[0], "api", 100, RLC_SECOND), RLC_OK);
     assert_int_equal(rlc_set_capacity(ag[1], "other", 100, RLC_SECOND), RLC_OK);
-    for (int step = 0; step < 40; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-    }
+    steps(h, ag, 40, A_BUSY, 0);
     assert_true(share_rate(ag[0], "api") > 99);
     h->up = false;
     assert_int_equal(rlc_set_capacity(ag[1], "api", 100, RLC_SECOND), RLC_OK);
@@ -781,12 +782,7 @@ static void test_distributed_demand_new_use_in_an_outage(void **state)
     }
     h->fail = false;
     /* Heard at last: they share. */
-    for (int step = 0; step < 40; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-        take_all(ag[1], "api");
-    }
+    steps(h, ag, 40, BOTH_BUSY, 0);
     assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
     assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
     rlc_free(ag[0]);
@@ -823,12 +819,7 @@ test_distributed_demand_no_rise_across_a_lost_connection(void **state)
         take_all(ag[1], "api");
         assert_true(share_rate(ag[1], "api") <= 5.01);
     }
-    for (int step = 0; step < 24; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-        take_all(ag[1], "api");
-    }
+    steps(h, ag, 24, BOTH_BUSY, 0);
     assert_true(fabs(share_rate(ag[1], "api") - 50) < 1);
     rlc_free(ag[0]);
     rlc_free(ag[1]);
@@ -878,14 +869,7 @@ static void test_distributed_demand_what_cannot_be_said(void **state)
         assert_int_equal(rlc_set_capacity(ag[i], "x\xff", 100, RLC_SECOND),
                          RLC_OK);
     }
-    for (int step = 0; step < 40; step++) {
-        advance(ag, 2, RLC_SECOND / 8);
-        deliver(h);
-        take_all(ag[0], "api");
-        take_all(ag[1], "api");
-        assert_true(share_rate(ag[0], "api") + share_rate(ag[1], "api") <=
-                    100.5);
-    }
+    steps(h, ag, 40, BOTH_BUSY, 100.5);
     assert_true(fabs(share_rate(ag[0], "api") - 50) < 1);
     rlc_free(ag[0]);
     rlc_free(ag[1]);
