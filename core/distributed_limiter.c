@@ -14,7 +14,7 @@
  * been up for a whole expiry period at least assumed_agents are counted,
  * so an agent started in an outage does not take the whole total either.
  * With split_by_demand the shares are max-min fair by what each agent
- * asked for lately, which its heartbeat carries (see share_by_demand()).
+ * asked for lately, which its heartbeat carries (see demand_share()).
  * Pauses (Retry-After) travel on their own subject, each receiver adding
  * a random delay so that the swarm does not resume in lockstep.
  */
