@@ -147,6 +147,75 @@ static atomic_int server_sync;
 /* Serves one connection; its fd is closed and done set after. */
 static void (*serve_conn)(struct sconn *s);
 
+/* How serve_http1() reads one connection and answers its requests. */
+struct http1_io {
+    void *io; /* the socket's session, passed back */
+    /* Some bytes: > 0, or <= 0 at the end (or an error). */
+    ssize_t (*read)(struct sconn *s, void *io, void *buf, size_t len);
+    /* A request's headers are in (may be NULL). */
+    void (*arrived)(struct sconn *s);
+    /* n bytes of a request body read, and skipped (may be NULL). */
+    void (*body)(struct sconn *s, size_t n);
+    /* Answers a request for path; false: the connection ends. */
+    bool (*answer)(struct sconn *s, void *io, const char *path);
+};
+
+/* Reads requests (headers, then a Content-Length body) and answers each,
+ * counting them in s->requests, until the end or answer says so. */
+static inline void serve_http1(struct sconn *s, const struct http1_io *h)
+{
+    char buf[16384], path[256];
+    size_t have = 0;
+
+    for (;;) {
+        char *end, *cl;
+        size_t head, body = 0, sp;
+
+        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
+            ssize_t n;
+
+            if (have == sizeof(buf))
+                return;
+            n = h->read(s, h->io, buf + have, sizeof(buf) - have);
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+        }
+        head = (size_t)(end + 4 - buf);
+        end[2] = '\0'; /* headers as a string, the blank line cut */
+        if (h->arrived != NULL)
+            h->arrived(s);
+        atomic_fetch_add(&s->requests, 1);
+        sp = strcspn(buf, " ");
+        snprintf(path, sizeof(path), "%.*s", (int)strcspn(buf + sp + 1, " "),
+                 buf + sp + 1);
+        cl = strcasestr(buf, "\r\ncontent-length:");
+        if (cl != NULL)
+            body = strtoul(cl + 17, NULL, 10);
+        /* Skip the body: what is buffered, then what is still to come. */
+        while (body > 0) {
+            size_t take = have - head < body ? have - head : body;
+            ssize_t n;
+
+            head += take;
+            body -= take;
+            if (h->body != NULL && take > 0)
+                h->body(s, take);
+            if (body == 0)
+                break;
+            have = head = 0;
+            n = h->read(s, h->io, buf, body < sizeof(buf) ? body : sizeof(buf));
+            if (n <= 0)
+                return;
+            have = (size_t)n;
+        }
+        memmove(buf, buf + head, have - head);
+        have -= head;
+        if (!h->answer(s, h->io, path))
+            return;
+    }
+}
+
 static inline void *conn_main(void *arg)
 {
     struct sconn *s = arg;

@@ -215,57 +215,22 @@ static bool respond(gnutls_session_t s, const char *path)
     return send_all(s, ok, sizeof(ok) - 1) == 0;
 }
 
-/* Reads requests (headers, then a Content-Length body) and answers each. */
-static void serve_http1(struct sconn *sc, gnutls_session_t s)
+/* serve_http1() through the server's session. */
+static ssize_t read_session(struct sconn *sc, void *io, void *buf, size_t len)
 {
-    char buf[16384], path[256];
-    size_t have = 0;
+    (void)sc;
+    return server_recv(io, buf, len);
+}
 
-    for (;;) {
-        char *end, *cl;
-        size_t head, body = 0, sp;
+static void count_body(struct sconn *sc, size_t n)
+{
+    atomic_fetch_add(&sc->own.body, (long long)n);
+}
 
-        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-            ssize_t n;
-
-            if (have == sizeof(buf))
-                return;
-            n = server_recv(s, buf + have, sizeof(buf) - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-        }
-        head = (size_t)(end + 4 - buf);
-        end[2] = '\0'; /* headers as a string, the blank line cut */
-        atomic_fetch_add(&sc->requests, 1);
-        sp = strcspn(buf, " ");
-        snprintf(path, sizeof(path), "%.*s", (int)strcspn(buf + sp + 1, " "),
-                 buf + sp + 1);
-        cl = strcasestr(buf, "\r\ncontent-length:");
-        if (cl != NULL)
-            body = strtoul(cl + 17, NULL, 10);
-        /* Skip the body: what is buffered, then what is still to come. */
-        while (body > 0) {
-            size_t take = have - head < body ? have - head : body, want;
-            ssize_t n;
-
-            head += take;
-            body -= take;
-            atomic_fetch_add(&sc->own.body, (long long)take);
-            if (body == 0)
-                break;
-            have = head = 0;
-            want = body < sizeof(buf) ? body : sizeof(buf);
-            n = server_recv(s, buf, want);
-            if (n <= 0)
-                return;
-            have = (size_t)n;
-        }
-        memmove(buf, buf + head, have - head);
-        have -= head;
-        if (!respond(s, path))
-            return;
-    }
+static bool answer_session(struct sconn *sc, void *io, const char *path)
+{
+    (void)sc;
+    return respond(io, path);
 }
 
 static void serve(struct sconn *sc)
@@ -288,7 +253,8 @@ static void serve(struct sconn *sc)
         goto out;
     if (sc->hold)
         wait_flag(&sc->own.release);
-    serve_http1(sc, s);
+    serve_http1(sc, &(struct http1_io){s, read_session, NULL, count_body,
+                                       answer_session});
     gt.bye(s, GNUTLS_SHUT_WR);
 out:
     if (s != NULL)

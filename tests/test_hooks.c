@@ -137,66 +137,43 @@ static void respond(int fd, const char *path)
     }
 }
 
-/* Reads requests (headers, then a Content-Length body) and answers each. */
+/* serve_http1() on the socket, counting bytes and arrival times. */
+static ssize_t read_fd(struct sconn *s, void *io, void *buf, size_t len)
+{
+    ssize_t n;
+
+    (void)io;
+    do
+        n = read(s->fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        atomic_fetch_add(&s->own.bytes, n);
+    return n;
+}
+
+static void note_arrival(struct sconn *s)
+{
+    int r = atomic_load(&s->requests);
+
+    if (r < MAX_ARRIVALS)
+        atomic_store(&s->own.arrival[r], now_ns());
+}
+
+static bool answer_fd(struct sconn *s, void *io, const char *path)
+{
+    (void)io;
+    respond(s->fd, path);
+    return true;
+}
+
 static void serve(struct sconn *s)
 {
-    char buf[16384], path[256];
-    size_t have = 0;
+    static const struct http1_io h = {NULL, read_fd, note_arrival, NULL,
+                                      answer_fd};
 
     if (s->hold)
         wait_flag(&hold_open);
-    for (;;) {
-        char *end, *cl;
-        size_t head, body = 0, sp;
-        int r;
-
-        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-            ssize_t n;
-
-            if (have == sizeof(buf))
-                return;
-            n = read(s->fd, buf + have, sizeof(buf) - have);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return;
-            atomic_fetch_add(&s->own.bytes, n);
-            have += (size_t)n;
-        }
-        head = (size_t)(end + 4 - buf);
-        end[2] = '\0'; /* headers as a string, the blank line cut */
-        r = atomic_load(&s->requests);
-        if (r < MAX_ARRIVALS)
-            atomic_store(&s->own.arrival[r], now_ns());
-        atomic_fetch_add(&s->requests, 1);
-        sp = strcspn(buf, " ");
-        snprintf(path, sizeof(path), "%.*s", (int)strcspn(buf + sp + 1, " "),
-                 buf + sp + 1);
-        cl = strcasestr(buf, "\r\ncontent-length:");
-        if (cl != NULL)
-            body = strtoul(cl + 17, NULL, 10);
-        /* Skip the body: what is buffered, then what is still to come. */
-        while (body > 0) {
-            size_t take = have - head < body ? have - head : body;
-            ssize_t n;
-
-            head += take;
-            body -= take;
-            if (body == 0)
-                break;
-            have = head = 0;
-            n = read(s->fd, buf, sizeof(buf) < body ? sizeof(buf) : body);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return;
-            atomic_fetch_add(&s->own.bytes, n);
-            have = (size_t)n;
-        }
-        memmove(buf, buf + head, have - head);
-        have -= head;
-        respond(s->fd, path);
-    }
+    serve_http1(s, &h);
 }
 
 /* ---- the client: plain versions return -1, so a child can use them ------ */

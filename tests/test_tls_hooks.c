@@ -215,57 +215,22 @@ static bool respond(SSL *ssl, const char *path)
     return ssl_write_all(ssl, ok, sizeof(ok) - 1) == 0;
 }
 
-/* Reads requests (headers, then a Content-Length body) and answers each. */
-static void serve_http1(struct sconn *s, SSL *ssl)
+/* serve_http1() through the server's SSL. */
+static ssize_t read_ssl(struct sconn *s, void *io, void *buf, size_t len)
 {
-    char buf[16384], path[256];
-    size_t have = 0;
+    (void)s;
+    return SSL_read(io, buf, (int)len);
+}
 
-    for (;;) {
-        char *end, *cl;
-        size_t head, body = 0, sp;
+static void count_body(struct sconn *s, size_t n)
+{
+    atomic_fetch_add(&s->own.body, (long long)n);
+}
 
-        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-            int n;
-
-            if (have == sizeof(buf))
-                return;
-            n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - have));
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-        }
-        head = (size_t)(end + 4 - buf);
-        end[2] = '\0'; /* headers as a string, the blank line cut */
-        atomic_fetch_add(&s->requests, 1);
-        sp = strcspn(buf, " ");
-        snprintf(path, sizeof(path), "%.*s", (int)strcspn(buf + sp + 1, " "),
-                 buf + sp + 1);
-        cl = strcasestr(buf, "\r\ncontent-length:");
-        if (cl != NULL)
-            body = strtoul(cl + 17, NULL, 10);
-        /* Skip the body: what is buffered, then what is still to come. */
-        while (body > 0) {
-            size_t take = have - head < body ? have - head : body, want;
-            int n;
-
-            head += take;
-            body -= take;
-            atomic_fetch_add(&s->own.body, (long long)take);
-            if (body == 0)
-                break;
-            have = head = 0;
-            want = body < sizeof(buf) ? body : sizeof(buf);
-            n = SSL_read(ssl, buf, (int)want);
-            if (n <= 0)
-                return;
-            have = (size_t)n;
-        }
-        memmove(buf, buf + head, have - head);
-        have -= head;
-        if (!respond(ssl, path))
-            return;
-    }
+static bool answer_ssl(struct sconn *s, void *io, const char *path)
+{
+    (void)s;
+    return respond(io, path);
 }
 
 /* HTTP/2 as far as the tests need: SETTINGS, and a response on each stream
@@ -336,7 +301,8 @@ static void serve(struct sconn *s)
         atomic_store(&s->own.h2, true);
         serve_h2(s, ssl);
     } else {
-        serve_http1(s, ssl);
+        serve_http1(
+            s, &(struct http1_io){ssl, read_ssl, NULL, count_body, answer_ssl});
     }
     SSL_shutdown(ssl);
 out:
