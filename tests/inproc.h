@@ -80,6 +80,26 @@ static inline int wait_io(int fd, short events)
 
 /* ---- the ini file ------------------------------------------------------- */
 
+/* All of buf by send(), waiting while the socket is full; 0 or -1. */
+static inline int send_all_raw(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, 0);
+
+        if (n < 0 && errno == EAGAIN && wait_io(fd, POLLOUT) == 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* The limiter section and sections[0..n) into ini_path, in a new directory
  * made from dir_template (ini_dir); who names the test in errors. */
 static inline int write_ini(const char *who, const char *dir_template,
@@ -146,6 +166,40 @@ static atomic_bool gate_open; /* /gate/... requests may be answered */
 static atomic_int server_sync;
 /* Serves one connection; its fd is closed and done set after. */
 static void (*serve_conn)(struct sconn *s);
+
+/* Answers one HTTP/1.1 request for path through write_all (0 or -1);
+ * false when the connection is to end: 429 (with Retry-After: 2 for
+ * /429ra), the bytes of mirror for /mirror, a last 200 for /bye, else 200;
+ * /gate/... waits for gate_open first. */
+static inline bool answer_http1(void *io, const char *path,
+                                int (*write_all)(void *io, const void *buf,
+                                                 size_t len),
+                                const char *mirror)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    static const char r429[] =
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n";
+    static const char r429ra[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                 "Retry-After: 2\r\nContent-Length: 0\r\n\r\n";
+    static const char bye[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                              "Content-Length: 2\r\n\r\nok";
+
+    if (strncmp(path, "/gate/", 6) == 0) {
+        wait_flag(&gate_open);
+        path += 5;
+    }
+    if (strcmp(path, "/429ra") == 0)
+        return write_all(io, r429ra, sizeof(r429ra) - 1) == 0;
+    if (strcmp(path, "/429") == 0)
+        return write_all(io, r429, sizeof(r429) - 1) == 0;
+    if (strcmp(path, "/mirror") == 0)
+        return write_all(io, mirror, strlen(mirror)) == 0;
+    if (strcmp(path, "/bye") == 0) {
+        write_all(io, bye, sizeof(bye) - 1);
+        return false;
+    }
+    return write_all(io, ok, sizeof(ok) - 1) == 0;
+}
 
 /* How serve_http1() reads one connection and answers its requests. */
 struct http1_io {

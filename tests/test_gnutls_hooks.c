@@ -187,32 +187,10 @@ static ssize_t server_recv(gnutls_session_t s, void *buf, size_t len)
     }
 }
 
-/* Answers one HTTP/1.1 request; false when the connection is to end. */
-static bool respond(gnutls_session_t s, const char *path)
+/* write_all for answer_http1(). */
+static int write_io(void *io, const void *buf, size_t len)
 {
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    static const char r429[] =
-        "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n";
-    static const char r429ra[] = "HTTP/1.1 429 Too Many Requests\r\n"
-                                 "Retry-After: 2\r\nContent-Length: 0\r\n\r\n";
-    static const char bye[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-                              "Content-Length: 2\r\n\r\nok";
-
-    if (strncmp(path, "/gate/", 6) == 0) {
-        wait_flag(&gate_open);
-        path += 5;
-    }
-    if (strcmp(path, "/429ra") == 0)
-        return send_all(s, r429ra, sizeof(r429ra) - 1) == 0;
-    if (strcmp(path, "/429") == 0)
-        return send_all(s, r429, sizeof(r429) - 1) == 0;
-    if (strcmp(path, "/mirror") == 0)
-        return send_all(s, MIRROR, MIRROR_LEN) == 0;
-    if (strcmp(path, "/bye") == 0) {
-        send_all(s, bye, sizeof(bye) - 1);
-        return false;
-    }
-    return send_all(s, ok, sizeof(ok) - 1) == 0;
+    return send_all(io, buf, len);
 }
 
 /* serve_http1() through the server's session. */
@@ -230,7 +208,7 @@ static void count_body(struct sconn *sc, size_t n)
 static bool answer_session(struct sconn *sc, void *io, const char *path)
 {
     (void)sc;
-    return respond(io, path);
+    return answer_http1(io, path, write_io, MIRROR);
 }
 
 static void serve(struct sconn *sc)

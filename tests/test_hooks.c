@@ -178,25 +178,6 @@ static void serve(struct sconn *s)
 
 /* ---- the client: plain versions return -1, so a child can use them ------ */
 
-static int send_all_raw(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, 0);
-
-        if (n < 0 && errno == EAGAIN && wait_io(fd, POLLOUT) == 0)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static ssize_t recv_some(int fd, void *buf, size_t len)
 {
     for (;;) {

@@ -187,32 +187,10 @@ static int ssl_read_exact(SSL *ssl, void *buf, size_t len)
     return 0;
 }
 
-/* Answers one HTTP/1.1 request; false when the connection is to end. */
-static bool respond(SSL *ssl, const char *path)
+/* write_all for answer_http1(). */
+static int write_io(void *io, const void *buf, size_t len)
 {
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    static const char r429[] =
-        "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n";
-    static const char r429ra[] = "HTTP/1.1 429 Too Many Requests\r\n"
-                                 "Retry-After: 2\r\nContent-Length: 0\r\n\r\n";
-    static const char bye[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-                              "Content-Length: 2\r\n\r\nok";
-
-    if (strncmp(path, "/gate/", 6) == 0) {
-        wait_flag(&gate_open);
-        path += 5;
-    }
-    if (strcmp(path, "/429ra") == 0)
-        return ssl_write_all(ssl, r429ra, sizeof(r429ra) - 1) == 0;
-    if (strcmp(path, "/429") == 0)
-        return ssl_write_all(ssl, r429, sizeof(r429) - 1) == 0;
-    if (strcmp(path, "/mirror") == 0)
-        return ssl_write_all(ssl, MIRROR, MIRROR_LEN) == 0;
-    if (strcmp(path, "/bye") == 0) {
-        ssl_write_all(ssl, bye, sizeof(bye) - 1);
-        return false;
-    }
-    return ssl_write_all(ssl, ok, sizeof(ok) - 1) == 0;
+    return ssl_write_all(io, buf, len);
 }
 
 /* serve_http1() through the server's SSL. */
@@ -230,7 +208,7 @@ static void count_body(struct sconn *s, size_t n)
 static bool answer_ssl(struct sconn *s, void *io, const char *path)
 {
     (void)s;
-    return respond(io, path);
+    return answer_http1(io, path, write_io, MIRROR);
 }
 
 /* HTTP/2 as far as the tests need: SETTINGS, and a response on each stream
@@ -466,22 +444,9 @@ static int flush_wbio(struct tls *t)
     char buf[16384];
     int n;
 
-    while ((n = BIO_read(t->wbio, buf, sizeof(buf))) > 0) {
-        const char *p = buf;
-
-        while (n > 0) {
-            ssize_t k = send(t->fd, p, (size_t)n, 0);
-
-            if (k < 0 && errno == EAGAIN && wait_io(t->fd, POLLOUT) == 0)
-                continue;
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                return -1;
-            p += k;
-            n -= (int)k;
-        }
-    }
+    while ((n = BIO_read(t->wbio, buf, sizeof(buf))) > 0)
+        if (send_all_raw(t->fd, buf, (size_t)n) != 0)
+            return -1;
     return 0;
 }
 
